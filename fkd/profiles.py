@@ -1,0 +1,56 @@
+"""Run profiles: how much of the study a report run does.
+
+A profile caps the epochs of every network and may subsample the training rows,
+so the same notebooks serve CI (``smoke``: minutes on a 2-core CPU), a laptop
+(``standard``) and a GPU (``full``: the study's own settings).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fkd.configs import TUNING_GRID, ModelConfig
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    description: str
+    epochs: int | None
+    """Upper limit on every network's epochs; None trains each config for its own epochs."""
+    max_train_rows: int | None
+    """Train on at most this many rows (a seeded subsample); None uses them all."""
+    tuning_grid: tuple[str, ...]
+    knn_ks: tuple[int, ...]
+
+    def epochs_for(self, config: ModelConfig) -> int:
+        return config.epochs if self.epochs is None else min(config.epochs, self.epochs)
+
+
+PROFILES: dict[str, Profile] = {
+    profile.name: profile
+    for profile in (
+        Profile(
+            "smoke", "CI check: 2 epochs on 300 rows; numbers are meaningless, the pipeline is not",
+            epochs=2, max_train_rows=300, tuning_grid=("modelh_1", "modelh_12"), knn_ks=(1, 5, 9),
+        ),
+        Profile(
+            "standard", "a laptop CPU: every row, at most 20 epochs, six points of the tuning grid",
+            epochs=20, max_train_rows=None,
+            tuning_grid=("modelh_1", "modelh_2", "modelh_3", "modelh_5", "modelh_6", "modelh_12"),
+            knn_ks=(1, 3, 5, 7, 9, 15, 25),
+        ),
+        Profile(
+            "full", "the study's settings (up to 400 epochs, the whole grid); meant for a GPU",
+            epochs=None, max_train_rows=None, tuning_grid=TUNING_GRID,
+            knn_ks=(1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 16, 21, 26, 31, 36, 41, 46),
+        ),
+    )
+}
+
+
+def get_profile(name: str) -> Profile:
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise KeyError(f"unknown profile {name!r}; choose one of: {', '.join(PROFILES)}") from None
