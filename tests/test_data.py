@@ -1,0 +1,188 @@
+"""Loading Kaggle-layout files: round trips, layouts, and one clear message per kind of bad input."""
+
+from __future__ import annotations
+
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from fkd.data import (
+    DataError, extract_competition_zip, find_data, load_lookup, load_test, load_training,
+    write_training_csv,
+)
+from fkd.keypoints import COORDINATE_COLUMNS
+from tests.conftest import tiny_faces
+
+HEADER = ",".join(COORDINATE_COLUMNS) + ",Image\n"
+
+
+def _row(coords: str = ",".join(["48.0"] * 30), pixels: str | None = None) -> str:
+    return f"{coords},{pixels if pixels is not None else ' '.join(['7'] * 9216)}\n"
+
+
+def _error(tmp_path: Path, text: str | bytes, name: str = "training.csv") -> DataError:
+    path = tmp_path / name
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    with pytest.raises(DataError) as caught:
+        load_training(path)
+    return caught.value
+
+
+def test_training_csv_round_trips_images_and_missing_keypoints(tmp_path):
+    images, keypoints = tiny_faces()
+    write_training_csv(tmp_path / "training.csv", images, keypoints)
+    loaded = load_training(tmp_path / "training.csv")
+    assert loaded.images.dtype == np.uint8 and loaded.images.shape == (6, 96, 96)
+    np.testing.assert_array_equal(loaded.images, images)
+    np.testing.assert_allclose(loaded.keypoints, keypoints, atol=1e-5)
+    assert np.isnan(loaded.keypoints[1, 12:20]).all()
+    assert loaded.complete.tolist() == [True, False, True, True, True, True]
+
+
+def test_zip_and_csv_give_the_same_data_and_fingerprint(tmp_path):
+    images, keypoints = tiny_faces()
+    write_training_csv(tmp_path / "a" / "training.csv", images, keypoints)
+    write_training_csv(tmp_path / "b" / "training.zip", images, keypoints)
+    from_csv, from_zip = load_training(tmp_path / "a"), load_training(tmp_path / "b")
+    np.testing.assert_array_equal(from_csv.images, from_zip.images)
+    assert from_csv.fingerprint == from_zip.fingerprint
+
+
+def test_find_data_locates_loose_files(kaggle_dir):
+    files = find_data(kaggle_dir)
+    assert files.training.name == "training.csv" and files.test.name == "test.csv"
+    assert files.lookup.name == "IdLookupTable.csv" and not files.demo
+    test = load_test(files)
+    assert test.image_ids.tolist() == [1, 2, 3] and test.images.shape == (3, 96, 96)
+
+
+def test_find_data_unpacks_the_competition_zip(kaggle_dir, tmp_path):
+    bundle_dir = tmp_path / "download"
+    bundle_dir.mkdir()
+    write_training_csv(kaggle_dir / "training.zip", *tiny_faces())
+    with zipfile.ZipFile(bundle_dir / "facial-keypoints-detection.zip", "w") as bundle:
+        for name in ("training.zip", "IdLookupTable.csv", "test.csv"):
+            bundle.write(kaggle_dir / name, name)
+    files = find_data(bundle_dir)
+    assert files.training.name == "training.zip" and files.lookup is not None
+    assert len(load_training(files)) == 6
+
+
+def test_archive_members_with_paths_are_refused(tmp_path):
+    archive = tmp_path / "evil.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        bundle.writestr("../../escape.csv", "x")
+    with pytest.raises(DataError, match="has a path"):
+        extract_competition_zip(archive, tmp_path / "out")
+    assert not (tmp_path.parent / "escape.csv").exists()
+
+
+def test_lookup_table_reads_kaggles_own_file():
+    from tests.conftest import SHARED_DATA
+
+    path = SHARED_DATA / "kaggle-format" / "IdLookupTable.csv"
+    if not path.is_file():
+        pytest.skip(f"{path} not found: the shared data sits beside the repository in CI")
+    lookup = load_lookup(path)
+    assert len(lookup) == 27124 and lookup["RowId"].tolist()[:3] == [1, 2, 3]
+
+
+def test_faces15_loads_in_seconds_with_its_missing_pattern(faces15):
+    start = time.perf_counter()
+    dataset = load_training(faces15)
+    assert time.perf_counter() - start < 30  # a sanity bound, not a benchmark
+    assert dataset.images.shape == (3242, 96, 96)
+    assert dataset.complete.sum() == 1283
+
+
+# --- bad input: one message naming file, line and column -----------------------------
+
+@pytest.mark.parametrize(
+    ("text", "line", "column", "words"),
+    [
+        (HEADER + _row(pixels=" ".join(["7"] * 9215)), 2, "Image", "found 9215"),
+        (HEADER + _row() + _row(pixels=" ".join(["7"] * 9217)), 3, "Image", "found 9217"),
+        (HEADER + _row(pixels="7 abc " + " ".join(["7"] * 9214)), 2, "Image", "pixel 2 is 'abc'"),
+        (HEADER + _row(pixels="7 300 " + " ".join(["7"] * 9214)), 2, "Image", "pixel 2 is 300"),
+        (HEADER + _row(pixels="7 -3 " + " ".join(["7"] * 9214)), 2, "Image", "pixel 2 is -3"),
+        (HEADER + _row(pixels=""), 2, "Image", "empty"),
+        (HEADER + _row(coords="abc," + ",".join(["48"] * 29)), 2, "left_eye_center_x", "'abc'"),
+        (HEADER + _row(coords="500," + ",".join(["48"] * 29)), 2, "left_eye_center_x", "far outside"),
+        (HEADER + _row() + HEADER, 3, "left_eye_center_x", "expected a number"),
+        (HEADER + _row() + _row()[:5000], 3, "Image", "truncated"),
+    ],
+    ids=["too-few-pixels", "too-many-pixels", "text-pixel", "pixel-over-255", "negative-pixel",
+         "empty-image", "text-coordinate", "far-coordinate", "duplicated-header", "truncated-last-row"],
+)
+def test_bad_rows_name_file_line_and_column(tmp_path, text, line, column, words):
+    error = _error(tmp_path, text)
+    assert error.file.endswith("training.csv")
+    assert (error.row, error.column) == (line, column)
+    assert words in str(error)
+    assert f"line {line}" in str(error) and column in str(error)
+
+
+def test_missing_column_is_named(tmp_path):
+    error = _error(tmp_path, HEADER.replace("nose_tip_x", "nose_x") + _row())
+    assert "nose_tip_x" in str(error) and error.row == 1
+
+
+def test_empty_and_header_only_files_are_refused(tmp_path):
+    assert "empty" in str(_error(tmp_path, ""))
+    assert "no data rows" in str(_error(tmp_path, HEADER))
+
+
+def test_bom_and_crlf_line_ends_are_accepted(tmp_path):
+    text = ("\ufeff" + HEADER + _row()).replace("\n", "\r\n")
+    (tmp_path / "training.csv").write_bytes(text.encode())
+    assert load_training(tmp_path / "training.csv").images[0, 0, 0] == 7
+
+
+def test_corrupt_zip_and_zip_without_member_are_refused(tmp_path):
+    assert "not a readable zip" in str(_error(tmp_path, b"PK\x03\x04 garbage", "training.zip"))
+    with zipfile.ZipFile(tmp_path / "training.zip", "w") as archive:
+        archive.writestr("notes.txt", "hello")
+    with pytest.raises(DataError, match="holds no training.csv"):
+        load_training(tmp_path / "training.zip")
+
+
+def test_folder_without_kaggle_files_says_what_it_expected(tmp_path):
+    with pytest.raises(DataError, match="training.csv or training.zip"):
+        find_data(tmp_path)
+
+
+def test_lookup_with_unknown_feature_is_refused(tmp_path):
+    path = tmp_path / "IdLookupTable.csv"
+    path.write_text("RowId,ImageId,FeatureName,Location\n1,1,nose_tip_x,\n2,1,chin_x,\n")
+    with pytest.raises(DataError) as caught:
+        load_lookup(path)
+    assert (caught.value.row, caught.value.column) == (3, "FeatureName")
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    count=st.integers(0, 9300).filter(lambda n: n != 9216),
+    junk=st.text(alphabet="0123456789 .-x", min_size=0, max_size=5),
+)
+def test_any_malformed_pixel_row_gives_a_data_error_never_a_crash(tmp_path, count, junk):
+    pixels = " ".join(["1"] * count) + junk
+    error = _error(tmp_path, HEADER + _row() + _row(pixels=pixels))
+    assert error.row == 3 and error.column == "Image"
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(value=st.text(min_size=1, max_size=8).filter(lambda s: "," not in s and "\n" not in s and "\r" not in s and '"' not in s))
+def test_any_coordinate_text_is_accepted_as_a_number_or_named_as_bad(tmp_path, value):
+    path = tmp_path / "training.csv"
+    path.write_text(HEADER + _row(coords=value + "," + ",".join(["48"] * 29)), encoding="utf-8")
+    try:
+        loaded = load_training(path)
+    except DataError as error:
+        assert error.file.endswith("training.csv") and error.row in (1, 2)
+    else:
+        assert loaded.keypoints.shape == (1, 30)

@@ -1,0 +1,42 @@
+"""Run records, the cache key, and the final RMSE table."""
+
+from __future__ import annotations
+
+import json
+
+from fkd.configs import get_config
+from fkd.results import RunKey, load_runs, rmse_table, write_record
+
+
+def _key(**changes) -> RunKey:
+    fields = dict(config=get_config("cnn_flip"), fingerprint="abc", split="study", seed=1, epochs=2,
+                  max_train_rows=None)
+    fields.update(changes)
+    return RunKey(**fields)
+
+
+def test_cache_key_changes_with_anything_that_changes_the_model():
+    base = _key().digest
+    assert _key().digest == base
+    for change in ({"seed": 2}, {"epochs": 3}, {"fingerprint": "abd"}, {"split": "grouped"},
+                   {"config": get_config("cnn_flip").replace(dropout=0.3)}):
+        assert _key(**change).digest != base
+
+
+def test_records_are_written_whole_and_read_back(tmp_path):
+    path = write_record(tmp_path, _key(), {"val_rmse": 2.5, "seconds": 1.0, "n_train": 10, "history": {}})
+    record = json.loads(path.read_text())
+    assert record["model"] == "cnn_flip" and record["versions"]["numpy"]
+    assert not list(path.parent.glob("*.tmp"))
+    assert [run["val_rmse"] for run in load_runs(tmp_path)] == [2.5]
+    assert load_runs(tmp_path, fingerprint="other") == []
+
+
+def test_rmse_table_has_a_row_per_run_best_first(tmp_path):
+    write_record(tmp_path, _key(), {"val_rmse": 2.5, "seconds": 1.0, "n_train": 10, "history": {}})
+    write_record(tmp_path, _key(config=get_config("knn")), {"val_rmse": 3.5, "seconds": 0.1, "n_train": 10, "history": {}})
+    table = rmse_table(load_runs(tmp_path))
+    lines = table.splitlines()
+    assert "Val RMSE (px)" in lines[0] and len(lines) == 3
+    assert lines[1].split()[0] == "cnn_flip" and lines[2].split()[0] == "knn"
+    assert "<table>" in rmse_table(load_runs(tmp_path), fmt="html")
