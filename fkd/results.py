@@ -26,6 +26,7 @@ from tabulate import tabulate
 
 from fkd.configs import ModelConfig
 from fkd.data import atomic_write_text
+from fkd.profiles import Profile
 
 STUDY_REPORTED_RMSE: dict[str, float] = {
     "knn": 2.45, "nn2": 3.14, "cnn_baseline": 2.09, "cnn_flip": 1.60,
@@ -119,6 +120,19 @@ def load_runs(runs_dir: str | Path, fingerprint: str | None = None) -> list[dict
         if fingerprint is None or run.get("data_fingerprint") == fingerprint:
             runs.append(run)
     return sorted(runs, key=lambda run: (run.get("recorded_at", ""), run["model"]))
+
+
+def runs_for_profile(runs_dir: str | Path, fingerprint: str, profile: Profile) -> list[dict[str, Any]]:
+    """The recorded runs a report with ``profile`` on data ``fingerprint`` makes.
+
+    A runs folder may hold runs of other data and other profiles; those are left
+    out of the final table so each report shows its own numbers.
+    """
+    return [
+        run for run in load_runs(runs_dir, fingerprint)
+        if run["max_train_rows"] == profile.max_train_rows
+        and run["epochs"] == profile.epochs_for(ModelConfig.from_dict(run["config"]))
+    ]
 
 
 def latest_run(runs_dir: str | Path, model: str, fingerprint: str) -> dict[str, Any] | None:

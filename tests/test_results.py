@@ -40,3 +40,15 @@ def test_rmse_table_has_a_row_per_run_best_first(tmp_path):
     assert "Val RMSE (px)" in lines[0] and len(lines) == 3
     assert lines[1].split()[0] == "cnn_flip" and lines[2].split()[0] == "knn"
     assert "<table>" in rmse_table(load_runs(tmp_path), fmt="html")
+
+
+def test_profile_selection_keeps_only_that_profiles_runs(tmp_path):
+    from fkd.profiles import get_profile
+    from fkd.results import runs_for_profile
+
+    smoke = get_profile("smoke")
+    write_record(tmp_path, _key(epochs=2, max_train_rows=300), {"val_rmse": 2.5, "history": {}})
+    write_record(tmp_path, _key(epochs=20, max_train_rows=None), {"val_rmse": 2.0, "history": {}})
+    write_record(tmp_path, _key(epochs=2, max_train_rows=300, fingerprint="zzz"), {"val_rmse": 1.0, "history": {}})
+    chosen = runs_for_profile(tmp_path, "abc", smoke)
+    assert [(run["epochs"], run["data_fingerprint"]) for run in chosen] == [(2, "abc")]
