@@ -439,6 +439,10 @@ def load_lookup(path: str | Path) -> pd.DataFrame:
 # --- writing -----------------------------------------------------------------------------
 
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
 def _atomic_write_bytes(path: Path, payload: bytes) -> None:
     """Write ``payload`` to ``path`` via a temporary file and rename: never half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -446,6 +450,7 @@ def _atomic_write_bytes(path: Path, payload: bytes) -> None:
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(payload)
+        os.chmod(temp, 0o666 & ~_UMASK)  # mkstemp makes owner-only files; follow the umask instead
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)

@@ -1,0 +1,275 @@
+"""Tests for fkd.demo: synthetic faces whose keypoints sit on what is drawn, in Kaggle's layout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fkd.data import DEMO_MARKER, Dataset, find_data, load_lookup, load_test, load_training
+from fkd.demo import COMPLETE_FRACTION, make_faces, write_demo_data
+from fkd.keypoints import ALWAYS_PRESENT_COLUMNS, COORDINATE_COLUMNS, IMAGE_SIZE
+
+KAGGLE_FILES = ("training.csv", "test.csv", "IdLookupTable.csv", "SampleSubmission.csv")
+
+
+def column(name: str) -> int:
+    return COORDINATE_COLUMNS.index(name)
+
+
+def point(keypoints: np.ndarray, name: str) -> np.ndarray:
+    """The (x, y) pixel coordinates of keypoint ``name`` in every row, as an N x 2 array."""
+    return keypoints[:, [column(f"{name}_x"), column(f"{name}_y")]]
+
+
+def pixel_at(images: np.ndarray, xy: np.ndarray) -> np.ndarray:
+    """The value of each image at its own (x, y) (an N x 2 array), at the nearest pixel centre."""
+    x, y = np.rint(xy).astype(int).T
+    return images[np.arange(len(images)), y, x]
+
+
+def smoothed(images: np.ndarray) -> np.ndarray:
+    """3 x 3 mean filter, so single noisy pixels do not decide a test."""
+    padded = np.pad(images.astype(np.float64), ((0, 0), (1, 1), (1, 1)), mode="edge")
+    return sum(padded[:, i:i + IMAGE_SIZE, j:j + IMAGE_SIZE] for i in range(3) for j in range(3)) / 9
+
+
+def rms_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Root-mean-square pixel difference between every image of ``a`` and every image of ``b``."""
+    flat_a = a.reshape(len(a), -1).astype(np.float64)
+    flat_b = b.reshape(len(b), -1).astype(np.float64)
+    squared = (flat_a**2).sum(1)[:, None] + (flat_b**2).sum(1)[None] - 2 * flat_a @ flat_b.T
+    return np.sqrt(np.maximum(squared, 0) / flat_a.shape[1])
+
+
+def darkest_spot_offset(images: np.ndarray, keypoints: np.ndarray, eye: str) -> np.ndarray:
+    """Distance from each eye keypoint to the darkest (smoothed) pixel within 4 pixels of it."""
+    blurred = smoothed(images)
+    offsets = np.empty(len(images))
+    for i, (x, y) in enumerate(point(keypoints, eye)):
+        x0, y0 = int(round(x)) - 4, int(round(y)) - 4
+        window = blurred[i, y0:y0 + 9, x0:x0 + 9]
+        row, col = np.unravel_index(np.argmin(window), window.shape)
+        offsets[i] = np.hypot(x0 + col - x, y0 + row - y)
+    return offsets
+
+
+@pytest.fixture(scope="module")
+def faces() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return make_faces(160, seed=3)
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_demo_data(tmp_path_factory.mktemp("demo"), n_train=120, n_test=30, seed=0)
+
+
+@pytest.fixture(scope="module")
+def training(demo_dir: Path) -> Dataset:
+    return load_training(demo_dir)
+
+
+# --- make_faces ------------------------------------------------------------------------------
+
+
+def test_same_seed_gives_identical_faces() -> None:
+    first, second = make_faces(24, seed=7), make_faces(24, seed=7)
+    for a, b in zip(first, second):
+        assert a.tobytes() == b.tobytes()
+
+
+def test_different_seeds_give_different_faces() -> None:
+    images_a, keypoints_a, _ = make_faces(24, seed=7)
+    images_b, keypoints_b, _ = make_faces(24, seed=8)
+    assert images_a.tobytes() != images_b.tobytes()
+    assert not np.allclose(keypoints_a, keypoints_b)
+
+
+def test_arrays_have_kaggle_shapes_and_dtypes(faces) -> None:
+    images, keypoints, people = faces
+    assert images.shape == (160, IMAGE_SIZE, IMAGE_SIZE) and images.dtype == np.uint8
+    assert keypoints.shape == (160, 30) and keypoints.dtype == np.float32
+    assert people.shape == (160,) and np.issubdtype(people.dtype, np.integer)
+    assert not np.isnan(keypoints).any()
+
+
+def test_images_use_a_wide_range_of_gray_levels(faces) -> None:
+    images = faces[0]
+    assert images.min() < 40 and images.max() > 200
+    assert (images.std(axis=(1, 2)) > 5).all()  # no blank faces
+
+
+def test_keypoints_lie_inside_the_image(faces) -> None:
+    keypoints = faces[1]
+    assert keypoints.min() >= 1.0 and keypoints.max() <= IMAGE_SIZE - 2.0
+
+
+def test_subjects_left_is_on_the_image_right(faces) -> None:
+    keypoints = faces[1]
+    for left, right in (
+        ("left_eye_center_x", "right_eye_center_x"),
+        ("left_eye_outer_corner_x", "left_eye_inner_corner_x"),
+        ("right_eye_inner_corner_x", "right_eye_outer_corner_x"),
+        ("left_eyebrow_outer_end_x", "left_eyebrow_inner_end_x"),
+        ("mouth_left_corner_x", "mouth_right_corner_x"),
+    ):
+        assert (keypoints[:, column(left)] > keypoints[:, column(right)]).all(), (left, right)
+
+
+@pytest.mark.parametrize("eye", ["left_eye_center", "right_eye_center"])
+def test_pupils_are_much_darker_than_the_cheek(faces, eye: str) -> None:
+    images, keypoints, _ = faces
+    side = eye.split("_")[0]
+    pupil = pixel_at(images.astype(np.float64), point(keypoints, eye))
+    cheek_xy = (point(keypoints, eye) + point(keypoints, f"mouth_{side}_corner")) / 2
+    assert (pupil < 0.5 * pixel_at(smoothed(images), cheek_xy)).all()
+
+
+@pytest.mark.parametrize("eye", ["left_eye_center", "right_eye_center"])
+def test_darkest_spot_near_each_eye_is_its_keypoint(faces, eye: str) -> None:
+    images, keypoints, _ = faces
+    assert (darkest_spot_offset(images, keypoints, eye) <= 1.5).all()
+
+
+def test_mouth_between_the_lips_is_darker_than_the_cheek(faces) -> None:
+    images, keypoints, _ = faces
+    blurred = smoothed(images)
+    top, bottom = point(keypoints, "mouth_center_top_lip"), point(keypoints, "mouth_center_bottom_lip")
+    mouth_xy = (top + bottom) / 2
+    cheek_xy = (point(keypoints, "left_eye_center") + point(keypoints, "mouth_left_corner")) / 2
+    assert (pixel_at(blurred, mouth_xy) < 0.9 * pixel_at(blurred, cheek_xy)).all()
+
+
+def test_each_person_has_several_consecutive_frames(faces) -> None:
+    people = faces[2]
+    counts = np.bincount(people)
+    assert (counts >= 2).all() and 6 <= counts.mean() <= 10
+    assert (np.diff(people) >= 0).all()
+
+
+def test_nearest_neighbour_of_a_face_is_a_frame_of_the_same_person(faces) -> None:
+    images, _, people = faces
+    distances = rms_distances(images, images)
+    np.fill_diagonal(distances, np.inf)
+    assert (people[distances.argmin(axis=1)] == people).mean() >= 0.95
+
+
+def test_n_people_sets_the_number_of_people() -> None:
+    _, _, people = make_faces(30, seed=0, n_people=5)
+    assert sorted(set(people.tolist())) == [0, 1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("n_people", [0, 31])
+def test_impossible_number_of_people_is_rejected(n_people: int) -> None:
+    with pytest.raises(ValueError, match="n_people"):
+        make_faces(30, n_people=n_people)
+
+
+# --- write_demo_data ------------------------------------------------------------------------
+
+
+def test_written_folder_is_found_as_demo_data(demo_dir: Path) -> None:
+    files = find_data(demo_dir)
+    assert files.demo
+    assert all((demo_dir / name).is_file() for name in KAGGLE_FILES)
+
+
+def test_training_csv_has_kaggles_missing_label_pattern(training: Dataset) -> None:
+    assert len(training) == 120
+    present = ~np.isnan(training.keypoints)
+    n_full = round(COMPLETE_FRACTION * 120)
+    assert abs(training.complete.mean() - COMPLETE_FRACTION) < 0.05
+    assert (present[:n_full].sum(axis=1) >= 28).all()  # first batch: a handful of single gaps
+    assert not present[:n_full].all()
+    later = present[n_full:]
+    assert (later[:, ALWAYS_PRESENT_COLUMNS].all()) and later.sum() == 8 * len(later)
+
+
+def test_written_eye_keypoints_still_mark_the_pupils(training: Dataset) -> None:
+    for eye in ("left_eye_center", "right_eye_center"):
+        assert (darkest_spot_offset(training.images, training.keypoints, eye) <= 1.5).all(), eye
+
+
+def test_test_csv_numbers_images_from_one(demo_dir: Path) -> None:
+    test_set = load_test(demo_dir)
+    assert test_set.images.shape == (30, IMAGE_SIZE, IMAGE_SIZE)
+    assert test_set.image_ids.tolist() == list(range(1, 31))
+
+
+def test_lookup_asks_for_all_30_or_the_8_always_present_coordinates(demo_dir: Path) -> None:
+    lookup = load_lookup(demo_dir / "IdLookupTable.csv")
+    requested = lookup.groupby("ImageId")["FeatureName"].apply(tuple)
+    always = tuple(COORDINATE_COLUMNS[j] for j in ALWAYS_PRESENT_COLUMNS)
+    assert set(requested) == {COORDINATE_COLUMNS, always}
+    assert sorted(requested.index) == list(range(1, 31))
+    assert len(lookup) == sum(len(features) for features in requested)
+    assert lookup["RowId"].tolist() == list(range(1, len(lookup) + 1))
+
+
+def test_sample_submission_has_one_zero_per_lookup_row(demo_dir: Path) -> None:
+    lines = (demo_dir / "SampleSubmission.csv").read_text().splitlines()
+    n_lookup = len(load_lookup(demo_dir / "IdLookupTable.csv"))
+    assert lines[0] == "RowId,Location"
+    assert lines[1:] == [f"{row},0" for row in range(1, n_lookup + 1)]
+
+
+def test_test_people_do_not_appear_in_training(demo_dir: Path, training: Dataset) -> None:
+    train = training.images
+    test = load_test(demo_dir).images
+    within = rms_distances(train, train)
+    np.fill_diagonal(within, np.inf)
+    # every training face has a near duplicate (another frame of its person); test faces do not
+    assert np.median(rms_distances(test, train).min(axis=1)) > 1.3 * np.median(within.min(axis=1))
+
+
+def test_marker_explains_demo_data_and_is_written_last(demo_dir: Path) -> None:
+    marker = demo_dir / DEMO_MARKER
+    text = marker.read_text()
+    assert "synthetic" in text.lower() and "--data" in text and "not comparable" in text.lower()
+    newest_data = max((demo_dir / name).stat().st_mtime_ns for name in KAGGLE_FILES)
+    assert marker.stat().st_mtime_ns >= newest_data
+
+
+def test_second_call_with_same_parameters_rewrites_nothing(tmp_path: Path) -> None:
+    write_demo_data(tmp_path, n_train=20, n_test=5, seed=0)
+    before = {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
+    assert write_demo_data(tmp_path, n_train=20, n_test=5, seed=0) == tmp_path
+    assert {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()} == before
+
+
+def test_other_parameters_rewrite_the_folder(tmp_path: Path) -> None:
+    write_demo_data(tmp_path, n_train=20, n_test=5, seed=0)
+    first = (tmp_path / "training.csv").read_bytes()
+    write_demo_data(tmp_path, n_train=20, n_test=5, seed=1)
+    assert (tmp_path / "training.csv").read_bytes() != first
+    assert '"seed": 1' in (tmp_path / DEMO_MARKER).read_text()
+
+
+def test_same_parameters_write_identical_files(tmp_path: Path) -> None:
+    write_demo_data(tmp_path / "a", n_train=20, n_test=5, seed=4)
+    write_demo_data(tmp_path / "b", n_train=20, n_test=5, seed=4)
+    for name in (*KAGGLE_FILES, DEMO_MARKER):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+
+
+def test_folder_with_someone_elses_kaggle_files_is_not_overwritten(tmp_path: Path) -> None:
+    (tmp_path / "training.csv").write_text("real data\n")
+    with pytest.raises(FileExistsError, match="refusing"):
+        write_demo_data(tmp_path, n_train=20, n_test=5)
+    assert (tmp_path / "training.csv").read_text() == "real data\n"
+
+
+def test_interrupted_write_is_finished_by_the_next_call(tmp_path: Path, monkeypatch) -> None:
+    import fkd.demo
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(fkd.demo, "write_test_csv", crash)
+    with pytest.raises(KeyboardInterrupt):
+        write_demo_data(tmp_path, n_train=20, n_test=5)
+    assert (tmp_path / "training.csv").exists() and not (tmp_path / DEMO_MARKER).exists()
+    monkeypatch.undo()
+    write_demo_data(tmp_path, n_train=20, n_test=5)
+    assert find_data(tmp_path).demo and len(load_test(tmp_path)) == 5
