@@ -1,0 +1,205 @@
+"""Random changes to training batches, computed on the TensorFlow graph.
+
+The study augmented in a Python loop, one image and one ``model.fit`` call per
+batch. Here every change is a handful of batched TensorFlow ops, run inside
+``tf.data`` (``dataset.batch(...).map(augmenter)``) on the whole batch at once, so
+augmentation overlaps with training instead of stalling it.
+
+Random numbers come from stateless ops keyed by ``(seed, batch number)``: the same
+seed gives the same augmented batches in every run, and no global random state is
+touched.
+
+Coordinates
+-----------
+Kaggle gives keypoints in pixels but not where a pixel's centre is. We take pixel
+column ``c`` to cover ``[c, c + 1)``, centre ``c + 0.5``, so the image spans
+``[0, 96]`` with its centre at 48 -- the 48 the study subtracts when it normalises
+``(px - 48) / 48``. In normalised units the image is the square ``[-1, 1]``
+centred on 0, and mirroring the pixel grid (column ``c`` -> ``95 - c``) maps
+``x -> 96 - x`` in pixels, ``x -> -x`` normalised: exactly the study's flip. (Had
+pixel centres been at integers, the mirror would be ``x -> 95 - x``; the two
+conventions differ by half a pixel on flipped faces.) The same convention ties
+the affine warp of the pixels to the affine map of the keypoints below.
+
+Missing keypoints are NaN and stay NaN: every keypoint change is arithmetic or a
+column permutation, and NaN survives both.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+import tensorflow as tf
+
+from fkd.configs import Augmentation
+from fkd.keypoints import FLIP_PERMUTATION, IMAGE_SIZE
+
+HALF = IMAGE_SIZE / 2
+"""Pixels per normalised unit, and the image centre in pixels (48)."""
+
+_CENTRE_INDEX = HALF - 0.5
+"""The image centre in TensorFlow's pixel-index coordinates, where pixel c's centre is c.
+
+Normalised q and pixel index u relate by u = 48 q + 47.5 (pixel centre c + 0.5 = 48 q + 48).
+"""
+
+_X_SIGN = np.array([-1.0, 1.0] * (len(FLIP_PERMUTATION) // 2), np.float32)
+"""Multiplies normalised x by -1, y by 1. NumPy, not a tf.constant: importing this module
+must not start TensorFlow's runtime (multi-worker training configures it first)."""
+
+Batch = tuple[tf.Tensor, tf.Tensor]
+
+
+def augment_batch(
+    images: tf.Tensor, targets: tf.Tensor, augmentation: Augmentation, seed: tf.Tensor
+) -> Batch:
+    """One random draw of ``augmentation`` applied to a batch.
+
+    images: float32 [B, 96, 96, 1] in [0, 1]; targets: float32 [B, 30], normalised
+    ``(px - 48) / 48``, NaN where missing; seed: int [2] for stateless random ops.
+    Order: flip, then one affine warp per image (shift/rotation/scale), then
+    brightness and contrast.
+    """
+    flip_seed, affine_seed, photo_seed = tf.unstack(
+        tf.random.experimental.stateless_split(seed, num=3)
+    )
+    if augmentation.flip:
+        images, targets = flip_half(images, targets, flip_seed)
+    if augmentation.shift or augmentation.rotation or augmentation.scale:
+        images, targets = random_affine(images, targets, augmentation, affine_seed)
+    if augmentation.brightness or augmentation.contrast:
+        images = random_photometric(images, augmentation, photo_seed)
+    return images, targets
+
+
+def make_augmenter(augmentation: Augmentation, seed: int) -> Callable[[tf.Tensor, Batch], Batch]:
+    """A function for ``dataset.enumerate().map(...)``: (batch number, batch) -> batch.
+
+    Batch ``k`` is augmented with stateless seed ``(seed, k)``, so a run is repeatable
+    and every batch of every epoch still gets fresh random numbers (the batch
+    number keeps counting across epochs when the dataset is repeated).
+    """
+
+    def augment(batch_number: tf.Tensor, batch: Batch) -> Batch:
+        images, targets = batch
+        batch_seed = tf.stack([tf.constant(seed, tf.int64), tf.cast(batch_number, tf.int64)])
+        return augment_batch(images, targets, augmentation, batch_seed)
+
+    return augment
+
+
+def flip_targets(targets: tf.Tensor) -> tf.Tensor:
+    """Keypoints of the mirrored faces: negate normalised x, then swap left/right labels.
+
+    After mirroring, the subject's left eye is where the right eye was, so the new
+    ``left_eye_center`` column is the old ``right_eye_center`` mirrored.
+    """
+    return tf.gather(targets * _X_SIGN, FLIP_PERMUTATION, axis=1)
+
+
+def flip_half(images: tf.Tensor, targets: tf.Tensor, seed: tf.Tensor) -> Batch:
+    """Mirror a random half of the batch left-right (the study's FlipPic), labels too."""
+    batch_size = tf.shape(images)[0]
+    ranks = tf.argsort(tf.argsort(tf.random.stateless_uniform([batch_size], seed)))
+    flip = ranks < batch_size // 2
+    images = tf.where(flip[:, None, None, None], tf.reverse(images, axis=[2]), images)
+    targets = tf.where(flip[:, None], flip_targets(targets), targets)
+    return images, targets
+
+
+def random_affine(
+    images: tf.Tensor, targets: tf.Tensor, augmentation: Augmentation, seed: tf.Tensor
+) -> Batch:
+    """Shift, rotate and zoom each image about the image centre, keypoints alike.
+
+    Each image i gets its own map, in normalised coordinates
+    ``q' = s_i R(theta_i) q + t_i``. The keypoints go through it directly; the pixels
+    are resampled through its inverse (output pixel -> input point) in one
+    ``ImageProjectiveTransformV3`` call for the whole batch, with bilinear
+    interpolation and edge pixels repeated into the uncovered border (a black
+    border would be an easy, meaningless cue). Keypoints pushed out of the frame
+    are kept: the network can still regress them.
+    """
+    batch_size = tf.shape(images)[0]
+    angle_seed, scale_seed, shift_seed = tf.unstack(
+        tf.random.experimental.stateless_split(seed, num=3)
+    )
+    max_angle = augmentation.rotation * math.pi / 180
+    angle = tf.random.stateless_uniform([batch_size], angle_seed, -max_angle, max_angle)
+    scale = tf.random.stateless_uniform(
+        [batch_size], scale_seed, 1 - augmentation.scale, 1 + augmentation.scale
+    )
+    # shift is a fraction of the image size; the image is 2 normalised units wide.
+    max_shift = 2 * augmentation.shift
+    shift = tf.random.stateless_uniform([batch_size, 2], shift_seed, -max_shift, max_shift)
+    return (
+        warp_images(images, angle, scale, shift),
+        warp_targets(targets, angle, scale, shift),
+    )
+
+
+def warp_targets(
+    targets: tf.Tensor, angle: tf.Tensor, scale: tf.Tensor, shift: tf.Tensor
+) -> tf.Tensor:
+    """Apply ``q' = scale R(angle) q + shift`` to every keypoint (normalised units).
+
+    With the image's y axis pointing down, a positive angle turns the face clockwise
+    on screen.
+    """
+    cos, sin = (scale * tf.cos(angle))[:, None], (scale * tf.sin(angle))[:, None]
+    x, y = targets[:, 0::2], targets[:, 1::2]
+    new_x = cos * x - sin * y + shift[:, 0:1]
+    new_y = sin * x + cos * y + shift[:, 1:2]
+    return tf.reshape(tf.stack([new_x, new_y], axis=-1), tf.shape(targets))
+
+
+def warp_images(
+    images: tf.Tensor, angle: tf.Tensor, scale: tf.Tensor, shift: tf.Tensor
+) -> tf.Tensor:
+    """Resample images so that content at q moves to ``scale R(angle) q + shift``.
+
+    ImageProjectiveTransformV3 wants, per image, the map from an output pixel index
+    u' to the input point u it reads. With u = 48 q + 47.5 (pixel centres at
+    integers there) and q = R^T (q' - t) / s:
+    ``u = A u' + 47.5 - A (47.5 + 48 t)`` where ``A = R^T / s``.
+    """
+    cos, sin = tf.cos(angle) / scale, tf.sin(angle) / scale
+    a0, a1, b0, b1 = cos, sin, -sin, cos  # A = [[a0, a1], [b0, b1]] = R^T / s
+    cx = _CENTRE_INDEX + HALF * shift[:, 0]
+    cy = _CENTRE_INDEX + HALF * shift[:, 1]
+    a2 = _CENTRE_INDEX - (a0 * cx + a1 * cy)
+    b2 = _CENTRE_INDEX - (b0 * cx + b1 * cy)
+    zeros = tf.zeros_like(a0)
+    transforms = tf.stack([a0, a1, a2, b0, b1, b2, zeros, zeros], axis=1)
+    return tf.raw_ops.ImageProjectiveTransformV3(
+        images=images,
+        transforms=transforms,
+        output_shape=tf.shape(images)[1:3],
+        fill_value=0.0,
+        interpolation="BILINEAR",
+        fill_mode="NEAREST",
+    )
+
+
+def random_photometric(
+    images: tf.Tensor, augmentation: Augmentation, seed: tf.Tensor
+) -> tf.Tensor:
+    """Scale each image's brightness, then stretch its contrast about its own mean.
+
+    brightness b multiplies pixels by a factor in [1 - b, 1 + b] (Keras's
+    ``brightness_range``, as in the study's appendix); contrast c scales each
+    pixel's distance from the image mean by a factor in [1 - c, 1 + c].
+    Results are clipped to [0, 1].
+    """
+    batch_size = tf.shape(images)[0]
+    brightness_seed, contrast_seed = tf.unstack(
+        tf.random.experimental.stateless_split(seed, num=2)
+    )
+    shape = tf.stack([batch_size, 1, 1, 1])
+    b, c = augmentation.brightness, augmentation.contrast
+    images = images * tf.random.stateless_uniform(shape, brightness_seed, 1 - b, 1 + b)
+    mean = tf.reduce_mean(images, axis=[1, 2, 3], keepdims=True)
+    contrast = tf.random.stateless_uniform(shape, contrast_seed, 1 - c, 1 + c)
+    return tf.clip_by_value(mean + (images - mean) * contrast, 0.0, 1.0)

@@ -1,0 +1,452 @@
+"""Fit a model config to images and keypoints; predict, save and load the result.
+
+One entry point, :func:`train`, handles every kind of model in the study:
+k-nearest neighbours (scikit-learn) and the Keras networks of :mod:`fkd.models`.
+Networks are fed by a ``tf.data`` pipeline (shuffle, batch, augment on the graph,
+prefetch) and trained by a single ``model.fit`` call, seeded so that the same
+seed on the same machine gives the same weights.
+
+Conventions (see ``fkd.keypoints``): images are uint8 N x 96 x 96; keypoints are
+float32 N x 30 pixels with NaN for missing; networks see ``images / 255`` and learn
+``(pixels - 48) / 48``; :func:`predict` always answers in pixels.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+from sklearn.neighbors import KNeighborsRegressor
+
+from fkd.augment import make_augmenter
+from fkd.configs import Augmentation, ModelConfig
+from fkd.evaluate import rmse
+from fkd.keypoints import COORDINATE_COLUMNS, FLIP_PERMUTATION, IMAGE_SIZE
+from fkd.models import build_model, make_optimizer
+
+HALF = IMAGE_SIZE / 2
+"""The study's normalisation: targets are (pixels - 48) / 48."""
+
+N_COORDINATES = len(COORDINATE_COLUMNS)
+
+Model = keras.Model | KNeighborsRegressor
+
+
+@dataclass
+class TrainedModel:
+    """A fitted model and how its training went.
+
+    history: per-epoch values as plain lists -- 'loss' (masked MSE in normalised
+    units) and 'rmse' (pixels, on augmented training batches); with validation data
+    also 'val_loss' and 'val_rmse' (pixels, over present coordinates). k-NN has
+    one "epoch". images_per_second: epochs x training rows / seconds of fit wall
+    time (validation passes included).
+    """
+
+    model: Model
+    config: ModelConfig
+    history: dict[str, list[float]]
+    seconds: float
+    images_per_second: float
+    epochs: int
+
+
+# --- Missing keypoints -------------------------------------------------------------
+
+
+def apply_missing_policy(keypoints: np.ndarray, policy: str) -> tuple[np.ndarray, np.ndarray]:
+    """The rows to train on and their targets (pixels; NaN only under "masked").
+
+    dropna: complete rows only (the study). ffill: each NaN takes the value of the
+    nearest earlier row in that column (pandas ``ffill``, the study's appendix),
+    then rows still incomplete -- those before a column's first value -- are
+    dropped; rows are filled in the order given, so pass them in file order.
+    masked: every row with at least one label; the loss skips the NaNs.
+    """
+    keypoints = np.asarray(keypoints, dtype=np.float32)
+    if policy == "dropna":
+        targets = keypoints
+    elif policy == "ffill":
+        targets = pd.DataFrame(keypoints).ffill().to_numpy(np.float32)
+    elif policy == "masked":
+        rows = np.flatnonzero(~np.isnan(keypoints).all(axis=1))
+        return rows, keypoints[rows]
+    else:
+        raise ValueError(f"unknown missing-keypoint policy {policy!r}; use dropna, ffill or masked")
+    rows = np.flatnonzero(~np.isnan(targets).any(axis=1))
+    return rows, targets[rows]
+
+
+# --- Loss and metric ---------------------------------------------------------------
+
+
+@keras.saving.register_keras_serializable(package="fkd")
+def masked_mse(y_true: tf.Tensor, y_pred: tf.Tensor) -> tf.Tensor:
+    """Mean squared error over the present (non-NaN) targets of the batch.
+
+    Averaging over present coordinates only, not all 30, keeps a batch of
+    4-keypoint faces from counting as a batch of mostly perfect guesses. NaNs are
+    replaced before subtracting, so no NaN reaches the gradient.
+    """
+    present = tf.math.is_finite(y_true)
+    errors = tf.where(present, y_pred - tf.where(present, y_true, 0.0), 0.0)
+    count = tf.reduce_sum(tf.cast(present, y_pred.dtype))
+    return tf.reduce_sum(tf.square(errors)) / tf.maximum(count, 1.0)
+
+
+@keras.saving.register_keras_serializable(package="fkd")
+class PixelRMSE(keras.metrics.Metric):
+    """Root mean squared error in pixels over every present coordinate seen.
+
+    Sums squared errors and counts across batches (not a mean of batch RMSEs), so
+    the epoch value is the RMSE of the whole validation set.
+    """
+
+    def __init__(self, name: str = "rmse", **kwargs: Any) -> None:
+        super().__init__(name=name, **kwargs)
+        self.squared_error = self.add_variable((), initializer="zeros", name="squared_error")
+        self.count = self.add_variable((), initializer="zeros", name="count")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        present = tf.math.is_finite(y_true)
+        errors = tf.where(present, y_pred - tf.where(present, y_true, 0.0), 0.0) * HALF
+        self.squared_error.assign_add(tf.reduce_sum(tf.square(errors)))
+        self.count.assign_add(tf.reduce_sum(tf.cast(present, self.dtype)))
+
+    def result(self):
+        return tf.sqrt(self.squared_error / tf.maximum(self.count, 1.0))
+
+
+# --- Devices -----------------------------------------------------------------------
+
+
+def strategy_for_devices(devices: Sequence[str] | None = None) -> tf.distribute.Strategy:
+    """How to spread training over this machine's accelerators.
+
+    With ``devices=None``: several visible GPUs -> ``tf.distribute.MirroredStrategy()``
+    (one model copy per GPU, gradients summed every step); one GPU or none -> the
+    default strategy (TensorFlow places the work on the GPU by itself when there is
+    one). Pass device names (e.g. ``["/gpu:0", "/gpu:1"]``, or two logical CPUs in
+    tests) to mirror over exactly those.
+
+    Several machines: when the ``TF_CONFIG`` environment variable describes a
+    cluster, ``devices=None`` gives ``tf.distribute.MultiWorkerMirroredStrategy()``;
+    run the same command on every worker, each with its own ``TF_CONFIG`` task
+    index. It must be created before TensorFlow runs any op in the process, so
+    call this first.
+    """
+    if devices is None:
+        return _machine_strategy()
+    devices = list(devices)
+    if len(devices) > 1:
+        return tf.distribute.MirroredStrategy(devices)
+    if len(devices) == 1:
+        return tf.distribute.OneDeviceStrategy(devices[0])
+    raise ValueError("strategy_for_devices: give at least one device name, or None")
+
+
+@functools.cache
+def _machine_strategy() -> tf.distribute.Strategy:
+    """One strategy per process: a cluster's collective ops can be set up only once."""
+    if os.environ.get("TF_CONFIG"):
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if len(tf.config.list_logical_devices("GPU")) > 1:
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+# --- Input pipeline ----------------------------------------------------------------
+
+
+def to_network_images(images: tf.Tensor) -> tf.Tensor:
+    """uint8 [B, 96, 96] -> float32 [B, 96, 96, 1] in [0, 1], on the graph."""
+    return tf.cast(images, tf.float32)[..., None] / 255.0
+
+
+def training_dataset(
+    images: np.ndarray,
+    targets: np.ndarray,
+    batch_size: int,
+    seed: int,
+    augmentation: Augmentation = Augmentation(),
+) -> tf.data.Dataset:
+    """Endless batches of (network images, normalised targets), reshuffled every epoch.
+
+    Images stay uint8 in memory (4x smaller) and become floats batch by batch.
+    Shuffle -> batch -> repeat gives epochs of exactly one pass each; numbering
+    the batches after ``repeat`` gives each one its own augmentation seed. Fit it
+    with ``steps_per_epoch = ceil(n / batch_size)``.
+    """
+    dataset = (
+        tf.data.Dataset.from_tensor_slices((images, targets))
+        .cache()
+        .shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+        .batch(batch_size)
+        .repeat()
+        .map(lambda x, y: (to_network_images(x), y), num_parallel_calls=tf.data.AUTOTUNE)
+    )
+    if augmentation.active:
+        dataset = dataset.enumerate().map(
+            make_augmenter(augmentation, seed), num_parallel_calls=tf.data.AUTOTUNE
+        )
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def evaluation_dataset(images: np.ndarray, targets: np.ndarray, batch_size: int) -> tf.data.Dataset:
+    """Batches of (network images, normalised targets) in order, unaugmented."""
+    return (
+        tf.data.Dataset.from_tensor_slices((images, targets))
+        .batch(batch_size)
+        .map(lambda x, y: (to_network_images(x), y), num_parallel_calls=tf.data.AUTOTUNE)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+
+
+def _normalise(pixels: np.ndarray) -> np.ndarray:
+    return ((pixels - HALF) / HALF).astype(np.float32)
+
+
+# --- Progress ----------------------------------------------------------------------
+
+
+class EpochProgressBar(keras.callbacks.Callback):
+    """One tqdm bar over the epochs, showing the latest loss and val_rmse.
+
+    Replaces Keras's per-batch log lines, which flood notebooks over 300 epochs.
+    """
+
+    def __init__(self, epochs: int, description: str) -> None:
+        super().__init__()
+        self.epochs = epochs
+        self.description = description
+        self.bar = None
+
+    def on_train_begin(self, logs=None):
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=self.epochs, desc=self.description, unit="epoch")
+
+    def on_epoch_end(self, epoch, logs=None):
+        shown = {k: f"{v:.4g}" for k, v in (logs or {}).items() if k in ("loss", "val_rmse")}
+        self.bar.set_postfix(shown, refresh=False)
+        self.bar.update(1)
+
+    def on_train_end(self, logs=None):
+        self.bar.close()
+
+
+# --- Training ----------------------------------------------------------------------
+
+
+def train(
+    config: ModelConfig,
+    images: np.ndarray,
+    keypoints: np.ndarray,
+    val_images: np.ndarray | None = None,
+    val_keypoints: np.ndarray | None = None,
+    *,
+    seed: int = 0,
+    epochs: int | None = None,
+    progress: bool = True,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+    strategy: tf.distribute.Strategy | None = None,
+) -> TrainedModel:
+    """Fit ``config`` to uint8 images and pixel keypoints (NaN = missing).
+
+    Rows are chosen by ``config.missing`` (:func:`apply_missing_policy`).
+    Validation data, if given, is scored every epoch as 'val_rmse' (pixels, every
+    present coordinate; all its rows are used). ``epochs`` overrides
+    ``config.epochs``. The same seed on the same machine gives identical weights:
+    this seeds Python, NumPy and TensorFlow and turns on TensorFlow's
+    deterministic ops for the whole process.
+
+    ``strategy`` defaults to :func:`strategy_for_devices`. Under a multi-device
+    strategy each device gets ``config.batch_size`` images per step, so the global
+    batch is ``batch_size x devices`` (the learning rate is left as configured).
+    """
+    _check_images(images, "images")
+    _check_keypoints(keypoints, len(images), "keypoints")
+    has_val = val_images is not None or val_keypoints is not None
+    if has_val:
+        if val_images is None or val_keypoints is None:
+            raise ValueError("give both val_images and val_keypoints, or neither")
+        _check_images(val_images, "val_images")
+        _check_keypoints(val_keypoints, len(val_images), "val_keypoints")
+    epochs = epochs or config.epochs
+
+    if config.kind == "knn":
+        return _train_knn(config, images, keypoints, val_images, val_keypoints)
+
+    strategy = strategy or strategy_for_devices()
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+    rows, targets = apply_missing_policy(keypoints, config.missing)
+    if len(rows) == 0:
+        raise ValueError(f"no training rows left after missing policy {config.missing!r}")
+    batch_size = config.batch_size * strategy.num_replicas_in_sync
+    steps_per_epoch = -(-len(rows) // batch_size)
+
+    with strategy.scope():
+        model = build_model(config)
+        model.compile(
+            optimizer=make_optimizer(config, steps_per_epoch, epochs),
+            loss=masked_mse,
+            metrics=[PixelRMSE()],
+            # Keras turns XLA on whenever a GPU is visible. We keep the same kernels on
+            # every machine; on CPU, XLA runs these convolutions ~3.5x slower anyway.
+            jit_compile=False,
+        )
+    train_data = training_dataset(
+        images[rows], _normalise(targets), batch_size, seed, config.augmentation
+    )
+    val_data = (
+        evaluation_dataset(val_images, _normalise(val_keypoints), max(batch_size, 256))
+        if has_val
+        else None
+    )
+    all_callbacks = list(callbacks)
+    if progress:
+        all_callbacks.append(EpochProgressBar(epochs, config.name))
+
+    start = time.perf_counter()
+    fit = model.fit(
+        train_data,
+        epochs=epochs,
+        steps_per_epoch=steps_per_epoch,
+        validation_data=val_data,
+        callbacks=all_callbacks,
+        shuffle=False,  # the dataset shuffles itself, seeded
+        verbose=0,
+    )
+    seconds = time.perf_counter() - start
+    history = {key: [float(v) for v in values] for key, values in fit.history.items()}
+    return TrainedModel(model, config, history, seconds, epochs * len(rows) / seconds, epochs)
+
+
+def _train_knn(
+    config: ModelConfig,
+    images: np.ndarray,
+    keypoints: np.ndarray,
+    val_images: np.ndarray | None,
+    val_keypoints: np.ndarray | None,
+) -> TrainedModel:
+    """The study's k-NN regressor on raw pixels / 255; complete (or filled) rows only."""
+    if config.missing == "masked":
+        raise ValueError(
+            f"config {config.name!r}: k-NN cannot learn from partly missing keypoints; "
+            "use missing='dropna' or 'ffill'"
+        )
+    rows, targets = apply_missing_policy(keypoints, config.missing)
+    start = time.perf_counter()
+    model = KNeighborsRegressor(config.k).fit(_flat_pixels(images[rows]), _normalise(targets))
+    seconds = time.perf_counter() - start
+    train_predictions = model.predict(_flat_pixels(images[rows])) * HALF + HALF
+    history = {"loss": [float(np.mean(((train_predictions - targets) / HALF) ** 2))]}
+    if val_images is not None:
+        val_predictions = model.predict(_flat_pixels(val_images)) * HALF + HALF
+        history["val_rmse"] = [rmse(val_keypoints, val_predictions)]
+    return TrainedModel(model, config, history, seconds, len(rows) / max(seconds, 1e-9), 1)
+
+
+def _flat_pixels(images: np.ndarray) -> np.ndarray:
+    return images.reshape(len(images), -1).astype(np.float32) / 255.0
+
+
+def _check_images(images: np.ndarray, name: str) -> None:
+    if not isinstance(images, np.ndarray) or images.dtype != np.uint8:
+        raise TypeError(f"{name} must be a uint8 numpy array of 0-255 pixels")
+    if images.ndim != 3 or images.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE):
+        raise ValueError(f"{name} must be N x {IMAGE_SIZE} x {IMAGE_SIZE}, got {images.shape}")
+
+
+def _check_keypoints(keypoints: np.ndarray, n_rows: int, name: str) -> None:
+    shape = np.shape(keypoints)
+    if shape != (n_rows, N_COORDINATES):
+        raise ValueError(f"{name} must be {n_rows} x {N_COORDINATES} pixels, got {shape}")
+
+
+# --- Prediction --------------------------------------------------------------------
+
+
+def predict(
+    model: Model, config: ModelConfig, images: np.ndarray, batch_size: int = 256
+) -> np.ndarray:
+    """Keypoints in pixels, float32 N x 30, for uint8 images N x 96 x 96.
+
+    With ``config.tta_flip`` each face is also predicted mirrored; that answer is
+    mirrored back (x negated, left/right labels swapped) and averaged in.
+    """
+    _check_images(images, "images")
+    normalised = _predict_normalised(model, images, batch_size)
+    if config.tta_flip:
+        mirrored = _predict_normalised(model, np.ascontiguousarray(images[:, :, ::-1]), batch_size)
+        normalised = (normalised + unflip_normalised(mirrored)) / 2
+    return (normalised * HALF + HALF).astype(np.float32)
+
+
+def unflip_normalised(predictions: np.ndarray) -> np.ndarray:
+    """Map predictions made on mirrored faces back onto the original faces.
+
+    Mirroring is its own inverse: negate x (x -> -x normalised, i.e. 96 - x pixels,
+    see :mod:`fkd.augment`) and swap each left/right pair.
+    """
+    unflipped = np.array(predictions, dtype=np.float32, copy=True)
+    unflipped[:, 0::2] *= -1
+    return unflipped[:, FLIP_PERMUTATION]
+
+
+def _predict_normalised(model: Model, images: np.ndarray, batch_size: int) -> np.ndarray:
+    if isinstance(model, KNeighborsRegressor):
+        return model.predict(_flat_pixels(images)).astype(np.float32)
+    if len(images) == 0:
+        return np.zeros((0, N_COORDINATES), np.float32)
+    inputs = images[..., None].astype(np.float32) / 255.0
+    return np.asarray(model.predict(inputs, batch_size=batch_size, verbose=0), dtype=np.float32)
+
+
+# --- Saving ------------------------------------------------------------------------
+
+
+def save_model(model: keras.Model, path: str | Path) -> None:
+    """Write ``model`` to ``path`` (.keras) atomically.
+
+    The file is written under a temporary name in the same directory and then
+    renamed, so a killed process never leaves a half-written model under ``path``
+    (a cache that finds the file can trust it).
+    """
+    path = Path(path)
+    if not isinstance(model, keras.Model):
+        raise TypeError(
+            f"save_model saves Keras networks, not {type(model).__name__}; "
+            "k-NN models are refitted instead (it takes seconds)"
+        )
+    if path.suffix != ".keras":
+        raise ValueError(f"{path}: model files must end in .keras")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".keras")
+    os.close(handle)
+    try:
+        model.save(temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def load_model(path: str | Path) -> keras.Model:
+    """A network saved by :func:`save_model`, ready to predict (not compiled).
+
+    ``safe_mode=True`` refuses files that would run arbitrary code (Lambda layers);
+    our models use stock layers only.
+    """
+    return keras.saving.load_model(path, safe_mode=True, compile=False)
