@@ -19,6 +19,7 @@ from typing import Any, Sequence
 from fkd.configs import REGISTRY
 from fkd.data import DataError
 from fkd.profiles import PROFILES
+from fkd.report import ReportError
 from fkd.splits import SPLITS
 
 
@@ -172,7 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _terminate)
     try:
         args.func(args)
-    except (DataError, UserError) as error:
+    except (DataError, UserError, ReportError) as error:
         print(f"fkd: error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

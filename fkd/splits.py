@@ -12,9 +12,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from sklearn.cluster import AgglomerativeClustering
-from sklearn.model_selection import train_test_split
-
 from fkd.data import Dataset
 
 SplitName = Literal["study", "random", "grouped"]
@@ -45,6 +42,8 @@ class Split:
 
 def study_split(keypoints: np.ndarray, test_size: float = 0.2, random_state: int = 42) -> Split:
     """The study's split: drop every row with a missing keypoint, then a random 80/20 split."""
+    from sklearn.model_selection import train_test_split  # scikit-learn loads in ~1 s; only when splitting
+
     complete = np.flatnonzero(~np.isnan(keypoints).any(axis=1))
     train, val = train_test_split(complete, test_size=test_size, random_state=random_state)
     return Split("study", np.sort(train), np.sort(val))
@@ -52,6 +51,8 @@ def study_split(keypoints: np.ndarray, test_size: float = 0.2, random_state: int
 
 def random_split(n_rows: int, test_size: float = 0.2, random_state: int = 42) -> Split:
     """A random 80/20 split of every row (missing labels kept)."""
+    from sklearn.model_selection import train_test_split
+
     train, val = train_test_split(np.arange(n_rows), test_size=test_size, random_state=random_state)
     return Split("random", np.sort(train), np.sort(val))
 
@@ -76,6 +77,8 @@ def near_duplicate_groups(images: np.ndarray, distance: float = GROUP_DISTANCE) 
     single-link "connected components", does not chain unrelated faces together
     through a series of small steps.
     """
+    from sklearn.cluster import AgglomerativeClustering
+
     if len(images) < 2:
         return np.zeros(len(images), dtype=np.int64)
     clustering = AgglomerativeClustering(n_clusters=None, distance_threshold=distance, linkage="average")
@@ -99,6 +102,16 @@ def grouped_split(
     return Split("grouped", np.flatnonzero(~in_val), np.flatnonzero(in_val))
 
 
+_GROUPS: dict[str, np.ndarray] = {}
+
+
+def dataset_groups(dataset: Dataset) -> np.ndarray:
+    """:func:`near_duplicate_groups` of a dataset, computed once per data fingerprint and process."""
+    if dataset.fingerprint not in _GROUPS or len(_GROUPS[dataset.fingerprint]) != len(dataset):
+        _GROUPS[dataset.fingerprint] = near_duplicate_groups(dataset.images)
+    return _GROUPS[dataset.fingerprint]
+
+
 def make_split(name: str, dataset: Dataset, random_state: int = 42) -> Split:
     """The split called ``name`` ("study", "random" or "grouped") of ``dataset``.
 
@@ -110,5 +123,5 @@ def make_split(name: str, dataset: Dataset, random_state: int = 42) -> Split:
     if name == "random":
         return random_split(len(dataset), random_state=random_state)
     if name == "grouped":
-        return grouped_split(dataset.images, seed=random_state)
+        return grouped_split(dataset.images, seed=random_state, groups=dataset_groups(dataset))
     raise ValueError(f"unknown split {name!r}; choose one of: {', '.join(SPLITS)}")

@@ -410,8 +410,13 @@ def _predict_normalised(model: Model, images: np.ndarray, batch_size: int) -> np
         return model.predict(_flat_pixels(images)).astype(np.float32)
     if len(images) == 0:
         return np.zeros((0, N_COORDINATES), np.float32)
-    inputs = images[..., None].astype(np.float32) / 255.0
-    return np.asarray(model.predict(inputs, batch_size=batch_size, verbose=0), dtype=np.float32)
+    # Calling the model eagerly batch by batch, rather than model.predict, avoids
+    # tracing a new tf.function for every model a notebook scores (and the warnings).
+    outputs = [
+        np.asarray(model(images[start:start + batch_size, ..., None].astype(np.float32) / 255.0, training=False))
+        for start in range(0, len(images), batch_size)
+    ]
+    return np.concatenate(outputs).astype(np.float32)
 
 
 # --- Saving ------------------------------------------------------------------------

@@ -1,0 +1,262 @@
+"""run_report: parameter checks, the lock, failures, the PDF fallback and the combined report.
+
+Notebooks here are tiny throwaway ones written into tmp_path, so each execution
+costs only a kernel start-up; the study's notebooks are run in test_notebooks.py.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from fkd import report
+from fkd.profiles import get_profile
+from fkd.data import DataFiles
+from fkd.report import (
+    DEMO_BANNER_TEXT, LOCK_NAME, PDF_INSTALL_HINT, NotebookFailed, ParameterError, ReportLocked,
+    demo_banner, final_table, report_lock, run_report, validate_parameters,
+)
+
+PARAMETERS = '''
+from typing import Optional
+
+data_dir: Optional[str] = None  # folder with the data
+seed: int = 42
+rate: float = 0.5
+names: list[str] = ["a", "b"]
+ks: Optional[list[int]] = None
+verbose: bool = False
+'''
+
+
+def write_notebook(path: Path, *cells: str, parameters: str = PARAMETERS, markdown: str = "") -> Path:
+    nb = nbformat.v4.new_notebook(metadata={
+        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+    })
+    if markdown:
+        nb.cells.append(nbformat.v4.new_markdown_cell(markdown))
+    params = nbformat.v4.new_code_cell(parameters.strip())
+    params.metadata["tags"] = ["parameters"]
+    nb.cells.append(params)
+    nb.cells += [nbformat.v4.new_code_cell(source) for source in cells]
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.fixture
+def no_pdf(monkeypatch):
+    """Pretend xelatex is not installed (HTML only: keeps these tests fast)."""
+    real_which = shutil.which
+    monkeypatch.setattr(shutil, "which", lambda name, *a, **k: None if name == "xelatex" else real_which(name, *a, **k))
+
+
+@pytest.fixture
+def good(tmp_path: Path) -> Path:
+    folder = tmp_path / "nbs"
+    folder.mkdir()
+    return write_notebook(folder / "01_good.ipynb", 'print(f"data in {data_dir}, seed {seed}")',
+                          markdown="# A good notebook")
+
+
+def test_unknown_parameter_is_rejected_with_the_valid_ones_listed(good):
+    with pytest.raises(ParameterError) as caught:
+        validate_parameters(good, {"sede": 1})
+    message = str(caught.value)
+    assert "'sede'" in message
+    for name in ("data_dir", "seed", "rate", "names", "ks", "verbose"):
+        assert name in message
+    assert "seed: int = 42" in message
+
+
+@pytest.mark.parametrize("name, value", [
+    ("seed", "42"), ("seed", 4.2), ("seed", True), ("rate", "fast"), ("names", ["a", 1]),
+    ("names", "a"), ("ks", [1, "2"]), ("verbose", 1), ("data_dir", 3),
+])
+def test_ill_typed_parameter_is_rejected(good, name, value):
+    with pytest.raises(ParameterError, match=f"parameter '{name}' must be"):
+        validate_parameters(good, {name: value})
+
+
+def test_well_typed_parameters_are_returned_ready_for_papermill(good, tmp_path):
+    cleaned = validate_parameters(good, {
+        "seed": 7, "rate": 1, "names": ("x",), "ks": None, "data_dir": tmp_path, "verbose": True,
+    })
+    assert cleaned == {"seed": 7, "rate": 1, "names": ["x"], "ks": None, "data_dir": str(tmp_path),
+                       "verbose": True}
+
+
+def test_a_parameter_declared_by_any_of_several_notebooks_is_valid(good, tmp_path):
+    other = write_notebook(tmp_path / "02_other.ipynb", "pass", parameters="n_faces: int = 16")
+    assert validate_parameters([good, other], {"n_faces": 4, "seed": 1}) == {"n_faces": 4, "seed": 1}
+    with pytest.raises(ParameterError, match=r"n_faces: int = 16  \[02_other\]"):
+        validate_parameters([good, other], {"nope": 1})
+
+
+def test_the_study_notebooks_declare_the_common_parameters():
+    for path in sorted(report.NOTEBOOKS_DIR.glob("[0-9]*.ipynb")):
+        declared = report.notebook_parameters(path)
+        assert {"data_dir", "profile", "seed", "runs_dir"} <= set(declared), path.name
+
+
+def test_bad_parameters_stop_the_report_before_anything_is_written(good, tmp_path, kaggle_dir):
+    out = tmp_path / "reports"
+    with pytest.raises(ParameterError, match="unknown parameter"):
+        run_report(data=kaggle_dir, out=out, params={"epochs": 3}, notebooks=[str(good)])
+    with pytest.raises(ParameterError, match="data="):
+        run_report(data=kaggle_dir, out=out, params={"data_dir": "x"}, notebooks=[str(good)])
+    assert not out.exists()
+
+
+def test_unknown_profile_is_rejected_before_anything_runs(good, tmp_path, kaggle_dir):
+    with pytest.raises(report.ReportError, match="smoke"):
+        run_report(data=kaggle_dir, profile="quick", out=tmp_path / "r", notebooks=[str(good)])
+
+
+def test_a_held_lock_refuses_a_second_report_with_a_clear_message(good, tmp_path, kaggle_dir):
+    out = tmp_path / "reports"
+    with report_lock(out):
+        with pytest.raises(ReportLocked, match=f"process {os.getpid()}.*{LOCK_NAME}"):
+            run_report(data=kaggle_dir, out=out, notebooks=[str(good)])
+
+
+def test_a_lock_file_naming_a_live_process_is_respected(good, tmp_path, kaggle_dir):
+    out = tmp_path / "reports"
+    out.mkdir()
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (out / LOCK_NAME).write_text(f"{sleeper.pid}\n")
+        with pytest.raises(ReportLocked, match=str(sleeper.pid)):
+            run_report(data=kaggle_dir, out=out, notebooks=[str(good)])
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_a_stale_lock_from_a_dead_process_is_taken_over(good, tmp_path, kaggle_dir, no_pdf):
+    out = tmp_path / "reports"
+    out.mkdir()
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True, check=True)
+    (out / LOCK_NAME).write_text(finished.stdout)
+    result = run_report(data=kaggle_dir, out=out, notebooks=[str(good)])
+    assert (out / "01_good.html").is_file() and result.html
+    assert not (out / LOCK_NAME).exists()
+
+
+def test_a_failing_notebook_keeps_its_partial_output_and_the_earlier_report(tmp_path, kaggle_dir, no_pdf,
+                                                                           capsys):
+    out = tmp_path / "reports"
+    out.mkdir()
+    earlier = out / "01_ok.html"
+    earlier.write_text("the previous report")
+    folder = tmp_path / "nbs"
+    folder.mkdir()
+    write_notebook(folder / "01_ok.ipynb", "print('fine')")
+    write_notebook(folder / "02_bad.ipynb", "x = 1", "print('before the error')",
+                   "raise ValueError('the faces are upside down')", "print('never')")
+
+    with pytest.raises(NotebookFailed) as caught:
+        run_report(data=kaggle_dir, out=out, notebooks=[str(p) for p in sorted(folder.glob("*.ipynb"))])
+
+    error = caught.value
+    assert "ValueError: the faces are upside down" in str(error)
+    assert "In [5]" in str(error) and "raise ValueError" in str(error)
+    printed = capsys.readouterr().err
+    assert "raise ValueError('the faces are upside down')" in printed and "Traceback" in printed
+    assert error.partial == out / "failed" / "02_bad.ipynb"
+    partial = nbformat.read(error.partial, as_version=4)
+    outputs = [o for cell in partial.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
+    assert any(o.get("ename") == "ValueError" for o in outputs)
+    assert any("before the error" in o.get("text", "") for o in outputs)
+    assert earlier.read_text() == "the previous report"
+    assert sorted(p.name for p in out.iterdir()) == ["01_ok.html", "failed"]
+    assert not list(tmp_path.glob(".fkd-report-tmp-*"))
+
+
+def test_without_xelatex_the_html_is_written_and_the_install_line_printed(good, tmp_path, kaggle_dir, no_pdf,
+                                                                          capsys):
+    result = run_report(data=kaggle_dir, out=tmp_path / "reports", notebooks=[str(good)])
+    assert result.pdf == [] and "xelatex" in result.pdf_skipped
+    assert {p.name for p in result.html} == {"01_good.html", "report.html"}
+    assert all(p.is_file() for p in result.html)
+    assert PDF_INSTALL_HINT in capsys.readouterr().err
+    assert PDF_INSTALL_HINT == ("apt-get install -y --no-install-recommends texlive-xetex "
+                                "texlive-fonts-recommended texlive-plain-generic pandoc")
+
+
+def test_the_combined_report_holds_every_notebook_in_order_without_injected_parameters(
+        tmp_path, kaggle_dir, no_pdf):
+    folder = tmp_path / "nbs"
+    folder.mkdir()
+    write_notebook(folder / "01_first.ipynb", "print('FIRST OUTPUT', seed)", markdown="# First")
+    write_notebook(folder / "02_second.ipynb", "print('SECOND OUTPUT')", markdown="# Second")
+    from fkd.configs import get_config
+    from fkd.data import load_training
+    from fkd.results import RunKey, write_record
+
+    smoke = get_profile("smoke")
+    knn = get_config("knn").replace(name="knn_demo")
+    key = RunKey(knn, load_training(kaggle_dir).fingerprint, "study", 42, smoke.epochs_for(knn),
+                 smoke.max_train_rows)
+    write_record(tmp_path / "runs", key, {"n_train": 5, "val_rmse": 2.5, "seconds": 0.1, "history": {}})
+
+    result = run_report(data=kaggle_dir, out=tmp_path / "reports", params={"seed": 5},
+                        notebooks=[str(p) for p in sorted(folder.glob("*.ipynb"))])
+
+    combined = nbformat.read(result.out / "report.ipynb", as_version=4)
+    assert not any("injected-parameters" in c.metadata.get("tags", []) for c in combined.cells)
+    executed = nbformat.read(result.out / "01_first.ipynb", as_version=4)
+    assert any("injected-parameters" in c.metadata.get("tags", []) for c in executed.cells)
+    html = (result.out / "report.html").read_text()
+    assert html.index("FIRST OUTPUT 5") < html.index("SECOND OUTPUT") < html.index("knn_demo")
+    assert combined.cells[-1].source.startswith("## Final RMSE table")
+    assert len({c.id for c in combined.cells}) == len(combined.cells)
+    assert not list(tmp_path.glob(".fkd-report-tmp-*"))
+
+
+def test_the_runs_folder_defaults_to_runs_beside_the_output_folder(tmp_path, kaggle_dir, no_pdf):
+    nb = write_notebook(tmp_path / "01_runs.ipynb", "print('RUNS', runs_dir)",
+                        parameters='runs_dir: str = "../runs"')
+    result = run_report(data=kaggle_dir, out=tmp_path / "reports", notebooks=[str(nb)])
+    assert f"RUNS {tmp_path / 'runs'}" in (result.out / "01_runs.html").read_text()
+
+
+@pytest.mark.skipif(shutil.which("xelatex") is None or shutil.which("pandoc") is None,
+                    reason="xelatex and pandoc are needed for PDFs")
+def test_pdfs_are_written_when_latex_is_installed(good, tmp_path, kaggle_dir):
+    result = run_report(data=kaggle_dir, out=tmp_path / "reports", notebooks=[str(good)])
+    assert {p.name for p in result.pdf} == {"01_good.pdf", "report.pdf"}
+    assert all(p.read_bytes().startswith(b"%PDF") for p in result.pdf)
+
+
+def test_demo_banner_is_loud_in_every_format_for_demo_data(tmp_path):
+    banner = demo_banner(DataFiles(root=tmp_path, training=tmp_path / "training.csv", demo=True))
+    assert DEMO_BANNER_TEXT in repr(banner)
+    assert "synthetic demo data" in banner._repr_html_() and "border" in banner._repr_html_()
+    latex = banner._repr_latex_()
+    assert "fcolorbox" in latex and r"\texttt{fkd report --data DIR}" in latex
+    assert "**" in banner._repr_markdown_()
+
+
+def test_demo_banner_only_names_the_folder_for_real_data(tmp_path):
+    banner = demo_banner(DataFiles(root=tmp_path, training=tmp_path / "training.csv", demo=False))
+    assert repr(banner) == f"Data: {tmp_path}"
+    assert "synthetic" not in banner._repr_html_()
+
+
+def test_final_table_renders_every_run_in_html_latex_and_text():
+    runs = [{"model": name, "split": "study", "config": {"missing": "dropna"}, "epochs": 2, "n_train": 9,
+             "val_rmse": rmse, "seconds": 1.0} for name, rmse in (("nn2", 3.0), ("cnn_flip", 1.5))]
+    table = final_table(runs)
+    for text in (table._repr_html_(), repr(table), table._repr_markdown_()):
+        assert "nn2" in text and "cnn_flip" in text
+    assert r"cnn\_flip" in table._repr_latex_()
+    assert repr(table).index("cnn_flip") < repr(table).index("nn2")  # best first
+    with pytest.raises(ValueError, match="no runs"):
+        final_table([])
