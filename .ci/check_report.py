@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import unicodedata
 from pathlib import Path
 
 from fkd.data import load_training
@@ -16,8 +17,9 @@ from fkd.results import runs_for_profile
 
 
 def pdf_text(path: Path) -> str:
-    return subprocess.run(["pdftotext", "-layout", str(path), "-"], check=True, capture_output=True,
+    text = subprocess.run(["pdftotext", "-layout", str(path), "-"], check=True, capture_output=True,
                           text=True).stdout
+    return unicodedata.normalize("NFKC", text)  # TeX typesets "ff" in "ffill" as one ligature
 
 
 def main(out: Path, data: Path, profile: str) -> None:
