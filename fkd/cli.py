@@ -58,7 +58,6 @@ def _cmd_predict(args: argparse.Namespace) -> None:
     from fkd.experiment import run_experiment
     from fkd.results import latest_run
     from fkd.submission import write_submission
-    from fkd.train import predict
 
     out = Path(args.submission)
     if not out.parent.is_dir():
@@ -79,6 +78,8 @@ def _cmd_predict(args: argparse.Namespace) -> None:
         max_train_rows=run["max_train_rows"], runs_dir=args.runs_dir, progress=False,
     )
     test = load_test(files)
+    from fkd.train import predict  # TensorFlow: only once the inputs are known to be good
+
     predictions = predict(result.model, result.config, test.images)
     write_submission(test.image_ids, predictions, files.lookup, out)
     print(f"wrote {out} with predictions of {args.model} for {len(test)} test faces")

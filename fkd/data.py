@@ -253,11 +253,10 @@ def _read_table(text: str, name: str, expected: tuple[str, ...]) -> pd.DataFrame
         raise DataError(f"not a well-formed CSV file ({error})", file=name) from None
     columns = [str(c).strip() for c in frame.columns]
     missing = [c for c in expected if c not in columns]
-    if missing:
-        raise DataError(
-            f"missing column(s) {', '.join(missing)}; found {', '.join(columns)}", file=name, row=1
-        )
     extra = [c for c in columns if c not in expected and c != "Location"]
+    if missing:
+        found = f"; unexpected: {', '.join(extra)}" if extra else ""
+        raise DataError(f"missing column(s) {', '.join(missing)}{found}", file=name, row=1)
     if extra:
         raise DataError(f"unexpected column(s) {', '.join(extra)}", file=name, row=1)
     frame.columns = columns
