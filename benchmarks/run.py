@@ -1,0 +1,538 @@
+"""Benchmark fkd's own model (``best``) against the study's best recipe (``modelh_12``).
+
+One command measures, on one machine and in one process:
+
+* accuracy -- validation RMSE (overall, on complete rows, per keypoint) of both
+  recipes on the random split and on the grouped split, to show how much a random
+  split flatters (frames of one person on both sides) and how much ``best`` gains;
+* speed -- training time, time-to-accuracy (seconds until ``best``'s per-epoch
+  validation RMSE first reaches the study recipe's final one), images/second of
+  the fkd input pipeline, of a bare ``fit`` on in-memory arrays and of the study's
+  loop (one ``model.fit`` call per batch of 32, flipped with numpy), inference
+  milliseconds per image, and the wall time of ``fkd train --model best``;
+* the machine -- CPU model, cores, load average, library versions.
+
+Usage::
+
+    python benchmarks/run.py [--quick] [--data DIR] [--out benchmarks/results]
+
+``--quick`` (CI) shrinks every measurement (2 epochs, ~100 rows) so the whole
+script runs in a minute or two: it proves every measurement still works, its
+numbers mean nothing. Results go to ``<out>/benchmark.json`` and
+``<out>/benchmark.md`` (``benchmark-quick.*`` with ``--quick``), rewritten
+atomically after every step, so an interrupted run leaves the finished figures
+with ``"complete": false``.
+
+Everything is trained by ``fkd.train.train`` from registered configs and scored by
+``fkd.evaluate``; the only Keras here is a clock callback and the bare-fit and
+study-loop baselines, which exist to show what the fkd pipeline costs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fkd.configs import ModelConfig, get_config
+from fkd.data import Dataset, atomic_write_text, load_training, resolve_data
+from fkd.evaluate import per_keypoint_rmse, rmse
+from fkd.experiment import training_rows
+from fkd.keypoints import IMAGE_SIZE, KEYPOINT_NAMES
+from fkd.results import versions
+from fkd.splits import Split, make_split
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = REPO.parent / "shared" / "data" / "faces15"
+DEFAULT_OUT = REPO / "benchmarks" / "results"
+
+REFERENCE = "modelh_12"
+"""The study's best recipe: complete rows only, 5-conv CNN, flips, RMSprop, 300 epochs."""
+OURS = "best"
+SPLITS = ("grouped", "random")
+"""Grouped first: the targets are measured on it, so an interrupted run still has them."""
+HALF = IMAGE_SIZE / 2
+
+# The issue's targets.
+RMSE_REDUCTION_TARGET = 0.35
+CLI_SECONDS_LIMIT = 20 * 60
+TIME_TO_ACCURACY_LIMIT = 1 / 5
+PIPELINE_OVERHEAD_LIMIT = 0.10
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How much each measurement does."""
+
+    name: str
+    epochs: int | None
+    """Epochs of every accuracy run; None trains each config for its own epochs."""
+    max_train_rows: int | None
+    max_val_rows: int | None
+    throughput_rows: int
+    """Complete rows fed to each images/second measurement."""
+    throughput_epochs: int
+    """Epochs per images/second measurement; the first (graph tracing) is not timed."""
+    throughput_repeats: int
+    """Each images/second is the best of this many runs: other work on the CPU only ever slows one down."""
+    study_loop_batches: int
+    cli_options: tuple[str, ...]
+
+
+FULL = Budget("full", None, None, None, throughput_rows=512, throughput_epochs=4, throughput_repeats=2,
+              study_loop_batches=40, cli_options=())
+QUICK = Budget("quick", 2, 96, 64, throughput_rows=64, throughput_epochs=2, throughput_repeats=1,
+               study_loop_batches=4, cli_options=("--epochs", "1", "--max-train-rows", "64"))
+
+
+# --- Measurements ------------------------------------------------------------------
+
+
+def make_clock() -> Any:
+    """A Keras callback recording, per epoch, the seconds since training began.
+
+    ``fkd.train.train`` records per-epoch losses but not times; time-to-accuracy
+    needs both, so the clock rides along as a callback (validation passes included,
+    as in ``TrainedModel.seconds``).
+    """
+    import keras
+
+    class EpochClock(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.start = time.perf_counter()
+            self.epoch_end: list[float] = []
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.epoch_end.append(time.perf_counter() - self.start)
+
+    return EpochClock()
+
+
+def steady_images_per_second(clock: Any, images_per_epoch: int) -> float:
+    """Images/second after the first epoch, which pays for tracing the graphs."""
+    ends = clock.epoch_end
+    return images_per_epoch * (len(ends) - 1) / (ends[-1] - ends[0])
+
+
+def accuracy_run(
+    config: ModelConfig, dataset: Dataset, split: Split, budget: Budget, seed: int
+) -> tuple[dict[str, Any], Any]:
+    """Train ``config`` on ``split``'s training rows, score it on its validation rows."""
+    from fkd import train as training
+
+    rows = training_rows(split, budget.max_train_rows, seed)
+    val = split.val if budget.max_val_rows is None else split.val[: budget.max_val_rows]
+    val_images, val_keypoints = dataset.images[val], dataset.keypoints[val]
+    clock = make_clock()
+    trained = training.train(
+        config, dataset.images[rows], dataset.keypoints[rows], val_images, val_keypoints,
+        seed=seed, epochs=budget.epochs, progress=False, callbacks=[clock],
+    )
+    predictions = training.predict(trained.model, config, val_images)
+    start = time.perf_counter()
+    training.predict(trained.model, config, val_images)  # timed warm, after the first call traced
+    inference = (time.perf_counter() - start) / len(val) * 1000
+    complete = ~np.isnan(val_keypoints).any(axis=1)
+    used_rows, _ = training.apply_missing_policy(dataset.keypoints[rows], config.missing)
+    return {
+        "model": config.name,
+        "split": split.name,
+        "missing": config.missing,
+        "train_rows": int(len(used_rows)),
+        "val_rows": int(len(val)),
+        "epochs": trained.epochs,
+        "val_rmse": rmse(val_keypoints, predictions),
+        "val_rmse_complete_rows": rmse(val_keypoints[complete], predictions[complete]) if complete.any() else None,
+        "per_keypoint_rmse": per_keypoint_rmse(val_keypoints, predictions),
+        "train_seconds": trained.seconds,
+        "images_per_second": trained.images_per_second,
+        "inference_ms_per_image": inference,
+        "val_rmse_history": trained.history["val_rmse"],
+        "epoch_end_seconds": clock.epoch_end,
+    }, trained
+
+
+def time_to_accuracy(reference: dict[str, Any], ours: dict[str, Any]) -> dict[str, Any]:
+    """When ``ours`` first matched ``reference``'s final validation RMSE, per its epoch history.
+
+    Both histories are RMSEs over the same validation rows without test-time
+    flipping, so the comparison is like for like (TTA would only help ``ours``).
+    """
+    target = reference["val_rmse"]
+    reached = [i for i, value in enumerate(ours["val_rmse_history"]) if value <= target]
+    result = {
+        "target_rmse": target,
+        "reference_train_seconds": reference["train_seconds"],
+        "reached": bool(reached),
+        "epoch": None,
+        "seconds": None,
+        "fraction_of_reference": None,
+    }
+    if reached:
+        seconds = ours["epoch_end_seconds"][reached[0]]
+        result.update(
+            epoch=reached[0] + 1, seconds=seconds,
+            fraction_of_reference=seconds / reference["train_seconds"],
+        )
+    return result
+
+
+def throughput_rows(dataset: Dataset, split: Split, n: int) -> np.ndarray:
+    """The first ``n`` complete training rows: every missing-label policy keeps all of them."""
+    complete = split.train[~np.isnan(dataset.keypoints[split.train]).any(axis=1)]
+    return complete[:n]
+
+
+def pipeline_images_per_second(
+    config: ModelConfig, images: np.ndarray, keypoints: np.ndarray, budget: Budget, seed: int
+) -> float:
+    """Steady images/second of ``fkd.train.train``: tf.data, augmentation, no validation."""
+    from fkd import train as training
+
+    clock = make_clock()
+    training.train(config, images, keypoints, seed=seed, epochs=budget.throughput_epochs,
+                   progress=False, callbacks=[clock])
+    return steady_images_per_second(clock, len(images))
+
+
+def compiled_model(config: ModelConfig, steps_per_epoch: int, epochs: int) -> Any:
+    """The network and optimizer ``fkd.train.train`` would use, compiled the same way."""
+    from fkd.models import build_model, make_optimizer
+    from fkd.train import PixelRMSE, masked_mse
+
+    model = build_model(config)
+    model.compile(optimizer=make_optimizer(config, steps_per_epoch, epochs), loss=masked_mse,
+                  metrics=[PixelRMSE()])
+    return model
+
+
+def network_arrays(images: np.ndarray, keypoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Float inputs and normalised targets, held in memory (what a bare fit is given)."""
+    return images[..., None].astype(np.float32) / 255.0, ((keypoints - HALF) / HALF).astype(np.float32)
+
+
+def bare_fit_images_per_second(
+    config: ModelConfig, images: np.ndarray, keypoints: np.ndarray, budget: Budget, seed: int
+) -> float:
+    """Steady images/second of ``model.fit`` on in-memory arrays: no pipeline, no augmentation."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    x, y = network_arrays(images, keypoints)
+    steps = -(-len(x) // config.batch_size)
+    model = compiled_model(config, steps, budget.throughput_epochs)
+    clock = make_clock()
+    model.fit(x, y, batch_size=config.batch_size, epochs=budget.throughput_epochs, shuffle=True,
+              verbose=0, callbacks=[clock])
+    return steady_images_per_second(clock, len(x))
+
+
+def study_loop_images_per_second(
+    config: ModelConfig, images: np.ndarray, keypoints: np.ndarray, batches: int, seed: int
+) -> float:
+    """The study's training loop: draw 32 faces, mirror half with numpy, call ``model.fit`` on them.
+
+    Three untimed batches first, so graph tracing is not counted against it.
+    """
+    import keras
+
+    from fkd.train import unflip_normalised
+
+    keras.utils.set_random_seed(seed)
+    rng = np.random.default_rng(seed)
+    x, y = network_arrays(images, keypoints)
+    batch_size = 32
+    model = compiled_model(config, -(-len(x) // batch_size), config.epochs)
+    warmup = 3
+    for b in range(warmup + batches):
+        if b == warmup:
+            start = time.perf_counter()
+        chosen = rng.choice(len(x), batch_size, replace=False)
+        xb, yb = x[chosen].copy(), y[chosen].copy()
+        flip = rng.random(batch_size) < 0.5
+        xb[flip] = xb[flip][:, :, ::-1]
+        yb[flip] = unflip_normalised(yb[flip])  # mirroring is its own inverse
+        model.fit(xb, yb, batch_size=batch_size, epochs=1, verbose=0)
+    return batches * batch_size / (time.perf_counter() - start)
+
+
+def cli_train_seconds(data_dir: Path, budget: Budget, seed: int) -> dict[str, Any]:
+    """Wall time of ``fkd train --model best`` in a fresh process (loading, split, training, saving)."""
+    with tempfile.TemporaryDirectory(prefix="fkd-benchmark-runs-") as runs_dir:
+        command = [sys.executable, "-m", "fkd.cli", "train", "--data", str(data_dir), "--model", OURS,
+                   "--seed", str(seed), "--runs-dir", runs_dir, *budget.cli_options]
+        start = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, text=True)
+        seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError(f"`{' '.join(command)}` failed ({done.returncode}):\n{done.stderr[-2000:]}")
+    shown = ["fkd", *command[3:-2 - len(budget.cli_options)], *budget.cli_options]  # without the temp dir
+    return {"command": " ".join(shown), "seconds": seconds, "output": done.stdout.strip().splitlines()[-1]}
+
+
+# --- Machine -------------------------------------------------------------------------
+
+
+def hardware() -> dict[str, Any]:
+    model = platform.processor() or "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {"cpu_model": model, "logical_cores": os.cpu_count(), "usable_cores": usable,
+            "load_average_start": _load_average()}
+
+
+def _load_average() -> list[float] | None:
+    """The 1/5/15-minute load: above the core count, other work shared the CPU and slowed us."""
+    try:
+        return [round(value, 2) for value in os.getloadavg()]
+    except OSError:
+        return None
+
+
+# --- Targets and report ------------------------------------------------------------------
+
+
+def find_run(results: dict[str, Any], model: str, split: str) -> dict[str, Any] | None:
+    return next((r for r in results["accuracy"] if r["model"] == model and r["split"] == split), None)
+
+
+def find_speed(results: dict[str, Any], model: str, method: str) -> float | None:
+    return next((r["images_per_second"] for r in results["throughput"]
+                 if r["model"] == model and r["method"] == method), None)
+
+
+def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """The issue's four targets, each with its measured value and whether it is met (None: not measured)."""
+    ours, reference = find_run(results, OURS, "grouped"), find_run(results, REFERENCE, "grouped")
+    reduction = 1 - ours["val_rmse"] / reference["val_rmse"] if ours and reference else None
+    cli = results.get("cli_train")
+    tta = results.get("time_to_accuracy")
+    bare, piped = find_speed(results, OURS, "bare_fit"), find_speed(results, OURS, "fkd_pipeline")
+    overhead = 1 - piped / bare if bare and piped else None
+
+    def target(name: str, description: str, value: float | None, limit: float, at_least: bool) -> dict[str, Any]:
+        met = None if value is None else (value >= limit if at_least else value <= limit)
+        return {"name": name, "description": description, "value": value, "limit": limit, "met": met}
+
+    return [
+        target("rmse_reduction", f"grouped-split val RMSE of {OURS} below {REFERENCE}'s (fraction)",
+               reduction, RMSE_REDUCTION_TARGET, at_least=True),
+        target("cli_train_seconds", f"`fkd train --model {OURS}` wall time (s)",
+               cli["seconds"] if cli else None, CLI_SECONDS_LIMIT, at_least=False),
+        target("time_to_accuracy_fraction",
+               f"seconds for {OURS} to reach {REFERENCE}'s final grouped RMSE / {REFERENCE}'s training seconds",
+               tta["fraction_of_reference"] if tta else None, TIME_TO_ACCURACY_LIMIT, at_least=False),
+        target("pipeline_overhead", f"images/s lost by the fkd pipeline vs a bare fit ({OURS}, fraction)",
+               overhead, PIPELINE_OVERHEAD_LIMIT, at_least=False),
+    ]
+
+
+def _number(value: Any, digits: int = 3) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}" if abs(value) < 1000 else f"{value:.0f}"
+    return str(value)
+
+
+def _table(headers: list[str], rows: list[list[Any]]) -> list[str]:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(_number(cell) for cell in row) + " |" for row in rows]
+    return lines + [""]
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """The results as a Markdown report: targets, accuracy, per keypoint, speed, machine."""
+    data, machine = results["data"], results["hardware"]
+    lines = [
+        f"# fkd benchmark ({results['mode']}{'' if results['complete'] else ', INCOMPLETE'})",
+        "",
+        f"Data: `{data['path']}` ({data['rows']} rows, {data['complete_rows']} complete"
+        f"{', SYNTHETIC DEMO DATA' if data['demo'] else ''}); fingerprint `{data['fingerprint']}`.",
+        f"Started {results['started_at']}, finished {results.get('finished_at') or '–'}.",
+        "",
+    ]
+    if results["mode"] == "quick":
+        lines += ["**Quick mode: tiny epochs and rows; the numbers are meaningless.**", ""]
+    lines += ["## Targets", ""]
+    lines += _table(["Target", "Measured", "Limit", "Met"],
+                    [[t["description"], t["value"], t["limit"], t["met"]] for t in results["targets"]])
+
+    lines += ["## Accuracy (validation RMSE, pixels)", ""]
+    lines += _table(
+        ["Model", "Split", "Missing labels", "Train rows", "Val rows", "Epochs", "Val RMSE",
+         "Val RMSE (complete rows)", "Train time (s)", "Inference (ms/image)"],
+        [[r["model"], r["split"], r["missing"], r["train_rows"], r["val_rows"], r["epochs"], r["val_rmse"],
+          r["val_rmse_complete_rows"], r["train_seconds"], r["inference_ms_per_image"]]
+         for r in results["accuracy"]],
+    )
+    if results["split_gap"]:
+        lines += ["How much the random split flatters (same recipe, same seed):", ""]
+        lines += _table(["Model", "Random-split RMSE", "Grouped-split RMSE", "Grouped / random"],
+                        [[m, g["random"], g["grouped"], g["grouped_over_random"]]
+                         for m, g in results["split_gap"].items()])
+    if results["accuracy"]:
+        runs = results["accuracy"]
+        lines += ["### Per keypoint (validation RMSE, pixels)", ""]
+        lines += _table(["Keypoint", *(f"{r['model']} / {r['split']}" for r in runs)],
+                        [[name, *(r["per_keypoint_rmse"][name] for r in runs)] for name in KEYPOINT_NAMES])
+
+    tta = results.get("time_to_accuracy")
+    if tta:
+        lines += ["## Time to accuracy (grouped split)", ""]
+        lines += _table(
+            [f"{REFERENCE} final RMSE", f"{REFERENCE} training (s)", f"{OURS} reached it",
+             "At epoch", "After (s)", "Fraction of reference time"],
+            [[tta["target_rmse"], tta["reference_train_seconds"], tta["reached"], tta["epoch"],
+              tta["seconds"], tta["fraction_of_reference"]]],
+        )
+    if results["throughput"]:
+        lines += ["## Training throughput (images/second, after the first epoch)", ""]
+        lines += _table(["Model", "Method", "Batch", "Images/s"],
+                        [[r["model"], r["method"], r["batch_size"], r["images_per_second"]]
+                         for r in results["throughput"]])
+    cli = results.get("cli_train")
+    if cli:
+        lines += ["## `fkd train`", "", f"`{cli['command']}`: {cli['seconds']:.0f} s wall time.",
+                  f"Output: `{cli['output']}`", ""]
+    lines += [
+        "## Machine", "",
+        f"CPU: {machine['cpu_model']}; {machine['logical_cores']} logical cores "
+        f"({machine['usable_cores']} usable). Load average (1/5/15 min) at start "
+        f"{machine['load_average_start']}, at end {machine.get('load_average_end') or '–'}"
+        " -- above the core count, other work shared the CPU.",
+        "",
+        "Versions: " + ", ".join(f"{k} {v}" for k, v in results["versions"].items()),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _json_safe(value: Any) -> Any:
+    """Plain JSON: numpy numbers become Python ones, NaN (a keypoint never labelled) becomes null."""
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(item) for item in value]
+    if isinstance(value, (np.floating, float)):
+        return None if np.isnan(value) else float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def write_results(results: dict[str, Any], out: Path) -> None:
+    """Rewrite the JSON and Markdown atomically (a reader never sees half a file)."""
+    results["targets"] = evaluate_targets(results)
+    results["split_gap"] = {
+        model: {"random": r["val_rmse"], "grouped": g["val_rmse"], "grouped_over_random": g["val_rmse"] / r["val_rmse"]}
+        for model in (REFERENCE, OURS)
+        if (r := find_run(results, model, "random")) and (g := find_run(results, model, "grouped"))
+    }
+    stem = "benchmark" if results["mode"] == "full" else f"benchmark-{results['mode']}"
+    atomic_write_text(out / f"{stem}.json", json.dumps(_json_safe(results), indent=1, allow_nan=False))
+    atomic_write_text(out / f"{stem}.md", markdown(results))
+
+
+# --- Main ------------------------------------------------------------------------------
+
+
+def run(data: Path | None, out: Path, budget: Budget, seed: int, log: Callable[[str], None]) -> dict[str, Any]:
+    files = resolve_data(data)
+    dataset = load_training(files)
+    reference, ours = get_config(REFERENCE), get_config(OURS)
+    results: dict[str, Any] = {
+        "mode": budget.name, "complete": False, "command": " ".join(sys.argv),
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "finished_at": None, "seed": seed,
+        "data": {"path": str(files.root), "source": dataset.source, "fingerprint": dataset.fingerprint,
+                 "demo": files.demo, "rows": len(dataset), "complete_rows": int(dataset.complete.sum())},
+        "hardware": hardware(), "versions": versions(), "reference": REFERENCE, "ours": OURS,
+        "configs": {c.name: c.to_dict() for c in (reference, ours)},
+        "budget": budget.__dict__, "accuracy": [], "throughput": [], "time_to_accuracy": None,
+        "cli_train": None,
+    }
+    splits = {name: make_split(name, dataset) for name in SPLITS}
+    write_results(results, out)
+
+    rows = throughput_rows(dataset, splits["grouped"], budget.throughput_rows)
+    images, keypoints = dataset.images[rows], dataset.keypoints[rows]
+    for config in (reference, ours):
+        samples: dict[str, list[float]] = {"bare_fit": [], "fkd_pipeline": []}
+        for _ in range(budget.throughput_repeats):  # interleaved, so a burst of other load hits both
+            samples["bare_fit"].append(bare_fit_images_per_second(config, images, keypoints, budget, seed))
+            samples["fkd_pipeline"].append(pipeline_images_per_second(config, images, keypoints, budget, seed))
+        for method, speeds in samples.items():
+            log(f"{config.name} {method}: {max(speeds):.0f} images/s (best of {[round(s) for s in speeds]})")
+            results["throughput"].append(
+                {"model": config.name, "method": method, "batch_size": config.batch_size,
+                 "images_per_second": max(speeds), "samples": speeds})
+    speed = study_loop_images_per_second(reference, images, keypoints, budget.study_loop_batches, seed)
+    log(f"{reference.name} study_loop: {speed:.0f} images/s")
+    results["throughput"].append(
+        {"model": reference.name, "method": "study_loop", "batch_size": 32, "images_per_second": speed})
+    write_results(results, out)
+
+    for split_name in SPLITS:
+        for config in (reference, ours):
+            run_result, _ = accuracy_run(config, dataset, splits[split_name], budget, seed)
+            log(f"{config.name} on the {split_name} split: val RMSE {run_result['val_rmse']:.3f} px "
+                f"in {run_result['train_seconds']:.0f} s")
+            results["accuracy"].append(run_result)
+            write_results(results, out)
+        if split_name == "grouped":
+            results["time_to_accuracy"] = time_to_accuracy(
+                find_run(results, REFERENCE, "grouped"), find_run(results, OURS, "grouped"))
+            results["cli_train"] = cli_train_seconds(files.root, budget, seed)
+            log(f"fkd train --model {OURS}: {results['cli_train']['seconds']:.0f} s")
+            write_results(results, out)
+
+    results["hardware"]["load_average_end"] = _load_average()
+    results["complete"] = True
+    results["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    write_results(results, out)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="tiny CI run: every measurement, meaningless numbers")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA if DEFAULT_DATA.is_dir() else None,
+                        help=f"Kaggle-layout data folder (default: {DEFAULT_DATA} if present, else fkd's demo data)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"results folder (default: {DEFAULT_OUT})")
+    parser.add_argument("--seed", type=int, default=42, help="training seed (default: 42, as `fkd train`)")
+    args = parser.parse_args(argv)
+    budget = QUICK if args.quick else FULL
+    started = time.perf_counter()
+
+    def log(message: str) -> None:
+        print(f"[{time.perf_counter() - started:7.0f} s] {message}", flush=True)
+
+    results = run(args.data, args.out, budget, args.seed, log)
+    stem = "benchmark" if budget is FULL else f"benchmark-{budget.name}"
+    log(f"wrote {args.out / (stem + '.json')} and {args.out / (stem + '.md')}")
+    print("\n".join(f"{t['name']}: {_number(t['value'])} (limit {t['limit']}): met={t['met']}"
+                    for t in results["targets"]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""benchmarks/run.py --quick on generated demo data: every measurement lands in the JSON and the Markdown."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fkd.demo import write_demo_data
+from fkd.keypoints import KEYPOINT_NAMES
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "run.py"
+
+RUN_FIELDS = {
+    "model", "split", "missing", "train_rows", "val_rows", "epochs", "val_rmse", "val_rmse_complete_rows",
+    "per_keypoint_rmse", "train_seconds", "images_per_second", "inference_ms_per_image",
+    "val_rmse_history", "epoch_end_seconds",
+}
+TARGETS = {"rmse_reduction", "cli_train_seconds", "time_to_accuracy_fraction", "pipeline_overhead"}
+
+
+@pytest.fixture(scope="module")
+def quick_results(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str]:
+    root = tmp_path_factory.mktemp("benchmark")
+    data = write_demo_data(root / "data", n_train=240, n_test=20)
+    out = root / "results"
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--quick", "--data", str(data), "--out", str(out)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads((out / "benchmark-quick.json").read_text()), (out / "benchmark-quick.md").read_text()
+
+
+@pytest.mark.slow
+def test_quick_benchmark_records_every_accuracy_run(quick_results):
+    results, _ = quick_results
+    assert results["complete"] is True
+    assert results["data"]["demo"] is True
+    runs = {(run["model"], run["split"]): run for run in results["accuracy"]}
+    assert set(runs) == {(m, s) for m in ("modelh_12", "best") for s in ("random", "grouped")}
+    for run in runs.values():
+        assert RUN_FIELDS <= set(run)
+        assert set(run["per_keypoint_rmse"]) == set(KEYPOINT_NAMES)
+        assert run["val_rmse"] > 0 and run["train_seconds"] > 0 and run["inference_ms_per_image"] > 0
+        assert len(run["val_rmse_history"]) == len(run["epoch_end_seconds"]) == run["epochs"]
+    assert runs[("modelh_12", "grouped")]["missing"] == "dropna"
+    assert runs[("best", "grouped")]["missing"] == "masked"
+
+
+@pytest.mark.slow
+def test_quick_benchmark_records_speed_machine_and_targets(quick_results):
+    results, _ = quick_results
+    methods = {(r["model"], r["method"]) for r in results["throughput"]}
+    assert methods == {("modelh_12", "bare_fit"), ("modelh_12", "fkd_pipeline"), ("modelh_12", "study_loop"),
+                       ("best", "bare_fit"), ("best", "fkd_pipeline")}
+    assert all(r["images_per_second"] > 0 for r in results["throughput"])
+    assert {"target_rmse", "reference_train_seconds", "reached", "seconds", "fraction_of_reference"} <= set(
+        results["time_to_accuracy"])
+    assert results["cli_train"]["seconds"] > 0 and "best" in results["cli_train"]["output"]
+    assert set(results["split_gap"]) == {"modelh_12", "best"}
+    assert {t["name"] for t in results["targets"]} == TARGETS
+    assert all(t["value"] is not None for t in results["targets"])
+    assert results["hardware"]["cpu_model"] and results["hardware"]["logical_cores"] >= 1
+    assert {"python", "tensorflow", "keras", "numpy"} <= set(results["versions"])
+
+
+@pytest.mark.slow
+def test_quick_benchmark_markdown_has_every_section(quick_results):
+    _, text = quick_results
+    for heading in ("## Targets", "## Accuracy", "How much the random split flatters", "### Per keypoint",
+                    "## Time to accuracy", "## Training throughput", "## `fkd train`", "## Machine"):
+        assert heading in text
+    assert "Quick mode" in text and "SYNTHETIC DEMO DATA" in text
+    assert all(name in text for name in KEYPOINT_NAMES)
