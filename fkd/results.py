@@ -157,7 +157,7 @@ def rmse_table(runs: list[dict[str, Any]], fmt: str = "plain") -> str:
     rows = [
         (
             run["model"], run["split"], run["config"]["missing"],
-            run["epochs"] if run["config"]["kind"] != "knn" else "-", run.get("n_train", ""),
+            run["epochs"] if run["config"].get("kind") != "knn" else "-", run.get("n_train", ""),
             round(run["val_rmse"], 3), STUDY_REPORTED_RMSE.get(run["model"], ""),
             round(run.get("seconds", float("nan")), 1),
         )
