@@ -194,18 +194,24 @@ TUNING_GRID: tuple[str, ...] = tuple(config.name for config in _TUNING)
 BEST = _FIVE_CONV.replace(
     name="best",
     description=(
-        "five-convolution CNN trained on every label with a masked loss, AdamW with a "
-        "cosine schedule, flip/shift/rotation/scale/brightness/contrast augmentation, "
-        "and flip test-time augmentation"
+        "five convolutions at half the study's width (16-256), dense 512, trained on every "
+        "label with a masked loss, AdamW with a cosine schedule, flip/shift/rotation/scale/"
+        "brightness/contrast augmentation, and flip test-time augmentation"
     ),
+    # Chosen by measurement on faces15's grouped split (benchmarks/README.md): half
+    # the width trains ~4x more images/s than the study's 32-512 stack and, at equal
+    # wall time, reaches a lower RMSE; the net underfits its augmented data, so the
+    # budget goes to epochs, not regularisation (weight decay, stronger augmentation,
+    # batch norm and a soft-argmax heatmap head did not help in 40-epoch trials).
+    filters=(16, 32, 64, 128, 256),
     first_padding="same",
-    dropout=0.1,
-    dense_units=256,
+    dropout=0.3,
+    dense_units=512,
     optimizer="adamw",
     learning_rate=2e-3,
     weight_decay=1e-4,
     schedule="cosine",
-    epochs=60,
+    epochs=120,
     batch_size=64,
     augmentation=Augmentation(
         flip=True, shift=0.08, rotation=12.0, scale=0.1, brightness=0.3, contrast=0.3
