@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from fkd.demo import write_demo_data
@@ -16,8 +18,8 @@ SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "run.py"
 
 RUN_FIELDS = {
     "model", "split", "missing", "train_rows", "val_rows", "epochs", "val_rmse", "val_rmse_complete_rows",
-    "per_keypoint_rmse", "train_seconds", "images_per_second", "inference_ms_per_image",
-    "val_rmse_history", "epoch_end_seconds",
+    "per_keypoint_rmse", "train_seconds", "train_cpu_seconds", "images_per_second", "inference_ms_per_image",
+    "val_rmse_history", "epoch_end_seconds", "epoch_end_cpu_seconds", "trained_by", "measured_at",
 }
 TARGETS = {"rmse_reduction", "cli_train_seconds", "time_to_accuracy_fraction", "pipeline_overhead"}
 
@@ -46,9 +48,13 @@ def test_quick_benchmark_records_every_accuracy_run(quick_results):
         assert RUN_FIELDS <= set(run)
         assert set(run["per_keypoint_rmse"]) == set(KEYPOINT_NAMES)
         assert run["val_rmse"] > 0 and run["train_seconds"] > 0 and run["inference_ms_per_image"] > 0
-        assert len(run["val_rmse_history"]) == len(run["epoch_end_seconds"]) == run["epochs"]
+        assert len(run["val_rmse_history"]) == len(run["epoch_end_seconds"]) == len(run["epoch_end_cpu_seconds"])
+        assert len(run["val_rmse_history"]) == run["epochs"]
     assert runs[("modelh_12", "grouped")]["missing"] == "dropna"
     assert runs[("best", "grouped")]["missing"] == "masked"
+    # fkd train's own run is the grouped accuracy run of best: the user's command is what is scored
+    assert runs[("best", "grouped")]["trained_by"] == "fkd train (CLI)"
+    assert runs[("modelh_12", "grouped")]["trained_by"] == "fkd.train.train"
 
 
 @pytest.mark.slow
@@ -57,13 +63,15 @@ def test_quick_benchmark_records_speed_machine_and_targets(quick_results):
     methods = {(r["model"], r["method"]) for r in results["throughput"]}
     assert methods == {("modelh_12", "bare_fit"), ("modelh_12", "fkd_pipeline"), ("modelh_12", "study_loop"),
                        ("best", "bare_fit"), ("best", "fkd_pipeline")}
-    assert all(r["images_per_second"] > 0 for r in results["throughput"])
-    assert {"target_rmse", "reference_train_seconds", "reached", "seconds", "fraction_of_reference"} <= set(
+    assert all(r["images_per_second"] > 0 and r["images_per_cpu_second"] > 0 for r in results["throughput"])
+    assert {"target_rmse", "reference_train_seconds", "reached", "seconds", "fraction_of_reference",
+            "cpu_seconds", "cpu_fraction_of_reference"} <= set(
         results["time_to_accuracy"])
-    assert results["cli_train"]["seconds"] > 0 and "best" in results["cli_train"]["output"]
+    assert results["cli_train"]["seconds"] > 0 and results["cli_train"]["cpu_seconds"] > 0
+    assert "best" in results["cli_train"]["output"]
     assert set(results["split_gap"]) == {"modelh_12", "best"}
     assert {t["name"] for t in results["targets"]} == TARGETS
-    assert all(t["value"] is not None for t in results["targets"])
+    assert all(t["met"] is not None for t in results["targets"])
     assert results["hardware"]["cpu_model"] and results["hardware"]["logical_cores"] >= 1
     assert {"python", "tensorflow", "keras", "numpy"} <= set(results["versions"])
 
@@ -76,3 +84,37 @@ def test_quick_benchmark_markdown_has_every_section(quick_results):
         assert heading in text
     assert "Quick mode" in text and "SYNTHETIC DEMO DATA" in text
     assert all(name in text for name in KEYPOINT_NAMES)
+
+
+def _benchmark_module():
+    spec = importlib.util.spec_from_file_location("fkd_benchmark", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the file runs
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_cached_measurement_is_reused_and_marked_unless_fresh(tmp_path):
+    benchmark = _benchmark_module()
+    calls: list[int] = []
+
+    def measure() -> dict:
+        calls.append(1)
+        return {"val_rmse": np.float64(2.5) + len(calls)}
+
+    path = tmp_path / "run.json"
+    first = benchmark.cached(path, False, measure, print)
+    again = benchmark.cached(path, False, measure, print)
+    assert len(calls) == 1 and again["val_rmse"] == first["val_rmse"] == 3.5
+    assert again["reused_from_cache"] is True and "reused_from_cache" not in first
+    remeasured = benchmark.cached(path, True, measure, print)
+    assert len(calls) == 2 and remeasured["val_rmse"] == 4.5
+    assert json.loads(path.read_text())["val_rmse"] == 4.5
+
+
+def test_cached_pair_of_results_is_reused_whole(tmp_path):
+    benchmark = _benchmark_module()
+    path = tmp_path / "cli.json"
+    benchmark.cached(path, False, lambda: ({"val_rmse": 2.0}, {"seconds": 10.0}), print)
+    run, cli = benchmark.cached(path, False, lambda: pytest.fail("should have been reused"), print)
+    assert run == {"val_rmse": 2.0, "reused_from_cache": True} and cli["seconds"] == 10.0

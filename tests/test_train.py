@@ -133,6 +133,14 @@ def test_history_lists_loss_and_val_rmse_per_epoch(trained):
         assert all(isinstance(value, float) and np.isfinite(value) for value in result.history[key])
 
 
+def test_history_times_every_epoch_for_time_to_accuracy(trained):
+    result, _, _ = trained
+    wall, cpu = result.history["seconds"], result.history["cpu_seconds"]
+    assert len(wall) == len(cpu) == result.epochs
+    assert 0 < wall[0] < wall[1] <= result.seconds
+    assert 0 < cpu[0] <= cpu[1]
+
+
 def test_last_val_rmse_is_the_masked_pixel_rmse_of_predict(trained):
     result, val_images, val_keypoints = trained
     predicted = predict(result.model, result.config, val_images)
