@@ -118,3 +118,30 @@ def test_cached_pair_of_results_is_reused_whole(tmp_path):
     benchmark.cached(path, False, lambda: ({"val_rmse": 2.0}, {"seconds": 10.0}), print)
     run, cli = benchmark.cached(path, False, lambda: pytest.fail("should have been reused"), print)
     assert run == {"val_rmse": 2.0, "reused_from_cache": True} and cli["seconds"] == 10.0
+
+
+def _targets(wall_fraction: float, cpu_fraction: float) -> dict[str, dict]:
+    benchmark = _benchmark_module()
+    results = {
+        "accuracy": [{"model": "modelh_12", "split": "grouped", "val_rmse": 2.4},
+                     {"model": "best", "split": "grouped", "val_rmse": 1.5}],
+        "cli_train": {"seconds": 900.0, "cpu_seconds": 1000.0},
+        "time_to_accuracy": {"reached": True, "fraction_of_reference": wall_fraction,
+                             "cpu_fraction_of_reference": cpu_fraction},
+        "throughput": [{"model": "best", "method": "bare_fit", "images_per_second": 100.0, "images_per_cpu_second": 90.0},
+                       {"model": "best", "method": "fkd_pipeline", "images_per_second": 95.0,
+                        "images_per_cpu_second": 80.0}],
+    }
+    return {t["name"]: t for t in benchmark.evaluate_targets(results)}
+
+
+def test_targets_are_judged_against_the_issue_limits():
+    targets = _targets(0.1, 0.15)
+    assert targets["rmse_reduction"]["value"] == pytest.approx(0.375) and targets["rmse_reduction"]["met"]
+    assert targets["cli_train_seconds"]["met"] and targets["time_to_accuracy_fraction"]["met"]
+    assert targets["pipeline_overhead"]["value"] == pytest.approx(0.05) and targets["pipeline_overhead"]["met"]
+
+
+def test_time_to_accuracy_must_be_met_on_both_clocks():
+    assert not _targets(0.1, 0.3)["time_to_accuracy_fraction"]["met"]  # a loaded reference run flattered wall time
+    assert not _targets(0.3, 0.1)["time_to_accuracy_fraction"]["met"]
