@@ -164,3 +164,31 @@ def rmse_table(runs: list[dict[str, Any]], fmt: str = "plain") -> str:
         for run in sorted(runs, key=lambda run: run["val_rmse"])
     ]
     return tabulate(rows, headers=TABLE_HEADERS, tablefmt=fmt)
+
+
+def benchmark_summary(path: str | Path, fingerprint: str) -> tuple[str | None, str]:
+    """The headline tables of a benchmark run on these data, as markdown, or None and why not.
+
+    ``benchmarks/run.py`` writes ``benchmark.json``; the summary notebook shows its
+    targets and accuracy runs only when they were measured on the same data (the
+    fingerprint matches), so a benchmark of other data never passes for this one's.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return None, f"no benchmark results at {path}: run `nox -s benchmark` (over an hour on 2 CPU cores)"
+    results = json.loads(path.read_text())
+    if results["data"]["fingerprint"] != fingerprint:
+        return None, f"{path} was measured on other data (fingerprint {results['data']['fingerprint']})"
+    targets = [(t["description"], t["value"], t["limit"], {True: "yes", False: "no"}.get(t["met"], "not measured"))
+               for t in results["targets"]]
+    runs = [(r["model"], r["split"], r["missing"], r["epochs"], r["val_rmse"], r["val_rmse_complete_rows"],
+             r["train_seconds"]) for r in results["accuracy"]]
+    state = "complete" if results["complete"] else "INCOMPLETE"
+    text = "\n\n".join([
+        f"Benchmark ({results['mode']}, {state}) started {results['started_at']}.",
+        tabulate(targets, headers=["Target", "Measured", "Limit", "Met"], tablefmt="github", floatfmt=".3f"),
+        tabulate(runs, headers=["Model", "Split", "Missing labels", "Epochs", "Val RMSE (px)",
+                                "Val RMSE, complete rows (px)", "Train time (s)"],
+                 tablefmt="github", floatfmt=".3f"),
+    ])
+    return text, "ok"

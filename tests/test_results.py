@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from fkd.configs import get_config
-from fkd.results import RunKey, load_runs, rmse_table, write_record
+from fkd.results import RunKey, benchmark_summary, load_runs, rmse_table, write_record
 
 
 def _key(**changes) -> RunKey:
@@ -52,3 +52,31 @@ def test_profile_selection_keeps_only_that_profiles_runs(tmp_path):
     write_record(tmp_path, _key(epochs=2, max_train_rows=300, fingerprint="zzz"), {"val_rmse": 1.0, "history": {}})
     chosen = runs_for_profile(tmp_path, "abc", smoke)
     assert [(run["epochs"], run["data_fingerprint"]) for run in chosen] == [(2, "abc")]
+
+
+def _benchmark_json(tmp_path, fingerprint="abc", complete=True):
+    results = {
+        "mode": "full", "complete": complete, "started_at": "2026-11-24T12:00:00+0000",
+        "data": {"fingerprint": fingerprint},
+        "targets": [{"description": "grouped RMSE reduction", "value": 0.3, "limit": 0.35, "met": False},
+                    {"description": "fkd train seconds", "value": None, "limit": 1200, "met": None}],
+        "accuracy": [{"model": "best", "split": "grouped", "missing": "masked", "epochs": 120, "val_rmse": 1.8123,
+                      "val_rmse_complete_rows": 1.9, "train_seconds": 800.0}],
+    }
+    path = tmp_path / "benchmark.json"
+    path.write_text(json.dumps(results))
+    return path
+
+
+def test_benchmark_summary_shows_targets_and_runs_of_the_same_data(tmp_path):
+    text, why = benchmark_summary(_benchmark_json(tmp_path, complete=False), "abc")
+    assert why == "ok"
+    assert "INCOMPLETE" in text and "| grouped RMSE reduction" in text and "1.812" in text
+    assert "not measured" in text and "| no " in text
+
+
+def test_benchmark_summary_refuses_other_data_and_missing_files(tmp_path):
+    text, why = benchmark_summary(_benchmark_json(tmp_path, fingerprint="other"), "abc")
+    assert text is None and "other data" in why
+    text, why = benchmark_summary(tmp_path / "nothing.json", "abc")
+    assert text is None and "nox -s benchmark" in why
