@@ -1,6 +1,6 @@
 """Benchmark fkd's own model (``best``) against the study's best recipe (``modelh_12``).
 
-One command measures, on one machine and in one process:
+One command measures, on one machine:
 
 * accuracy -- validation RMSE (overall, on complete rows, per keypoint) of both
   recipes on the random split and on the grouped split, to show how much a random
@@ -9,23 +9,24 @@ One command measures, on one machine and in one process:
   validation RMSE first reaches the study recipe's final one), images/second of
   the fkd input pipeline, of a bare ``fit`` on in-memory arrays and of the study's
   loop (one ``model.fit`` call per batch of 32, flipped with numpy), inference
-  milliseconds per image, and the wall time of ``fkd train --model best``;
+  milliseconds per image, and the wall time of ``fkd train --model best`` (run as a
+  user runs it, in its own process; that run is also ``best``'s grouped-split one);
 * the machine -- CPU model, cores, load average, library versions.
 
 Usage::
 
-    python benchmarks/run.py [--quick] [--data DIR] [--out benchmarks/results]
+    python benchmarks/run.py [--quick] [--data DIR] [--out benchmarks/results] [--only PART] [--fresh]
 
 ``--quick`` (CI) shrinks every measurement (2 epochs, ~100 rows) so the whole
 script runs in a minute or two: it proves every measurement still works, its
 numbers mean nothing. Results go to ``<out>/benchmark.json`` and
 ``<out>/benchmark.md`` (``benchmark-quick.*`` with ``--quick``), rewritten
 atomically after every step, so an interrupted run leaves the finished figures
-with ``"complete": false``.
+with ``"complete": false``. Finished accuracy runs are kept in ``<out>/cache`` and
+reused by the next invocation (``--fresh`` re-measures), so a long run resumes.
 
-Everything is trained by ``fkd.train.train`` from registered configs and scored by
-``fkd.evaluate``; the only Keras here is a clock callback and the bare-fit and
-study-loop baselines, which exist to show what the fkd pipeline costs.
+Everything is trained by ``fkd.train.train`` (directly or through ``fkd train``) from registered configs and scored by
+``fkd.evaluate``; the only Keras here is the bare-fit and study-loop baselines, which exist to show what the fkd pipeline costs.
 """
 
 from __future__ import annotations
