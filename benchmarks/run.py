@@ -38,6 +38,7 @@ import platform
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,7 +52,7 @@ from fkd.data import Dataset, atomic_write_text, load_training, resolve_data
 from fkd.evaluate import per_keypoint_rmse, rmse
 from fkd.experiment import training_rows
 from fkd.keypoints import IMAGE_SIZE, KEYPOINT_NAMES
-from fkd.results import RunKey, model_path, read_record, versions
+from fkd.results import RunKey, accuracy_curves, model_path, read_record, versions
 from fkd.splits import Split, make_split
 
 REPO = Path(__file__).resolve().parents[1]
@@ -481,7 +482,8 @@ def markdown(results: dict[str, Any]) -> str:
 
     tta = results.get("time_to_accuracy")
     if tta:
-        lines += ["## Time to accuracy (grouped split)", ""]
+        lines += ["## Time to accuracy (grouped split)", "",
+                  f"![Validation RMSE against training time]({_stem(results)}-time-to-accuracy.png)", ""]
         lines += _table(
             [f"{REFERENCE} final RMSE", f"{REFERENCE} training (s)", f"{OURS} reached it",
              "At epoch", "After (s)", "Fraction of reference time", "Fraction in CPU time"],
@@ -524,6 +526,22 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
+def _stem(results: dict[str, Any]) -> str:
+    return "benchmark" if results["mode"] == "full" else f"benchmark-{results['mode']}"
+
+
+def draw_time_to_accuracy(results: dict[str, Any], path: Path) -> None:
+    """Validation RMSE against training seconds on the grouped split, the reference's final RMSE dashed."""
+    from fkd.plots import accuracy_over_time
+
+    curves, target = accuracy_curves(results)
+    figure = accuracy_over_time(curves, target=target)
+    figure.suptitle(f"time to accuracy, grouped split ({results['mode']} run)")
+    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".png", delete=False) as partial:
+        figure.savefig(partial.name, dpi=120)
+    os.replace(partial.name, path)
+
+
 def write_results(results: dict[str, Any], out: Path) -> None:
     """Rewrite the JSON and Markdown atomically (a reader never sees half a file)."""
     results["targets"] = evaluate_targets(results)
@@ -532,7 +550,7 @@ def write_results(results: dict[str, Any], out: Path) -> None:
         for model in (REFERENCE, OURS)
         if (r := find_run(results, model, "random")) and (g := find_run(results, model, "grouped"))
     }
-    stem = "benchmark" if results["mode"] == "full" else f"benchmark-{results['mode']}"
+    stem = _stem(results)
     atomic_write_text(out / f"{stem}.json", json.dumps(_json_safe(results), indent=1, allow_nan=False))
     atomic_write_text(out / f"{stem}.md", markdown(results))
 
@@ -625,6 +643,7 @@ def run(
         if split_name == "grouped" and reference_run and our_run:
             results["time_to_accuracy"] = time_to_accuracy(reference_run, our_run)
             write_results(results, out)
+            draw_time_to_accuracy(results, out / f"{_stem(results)}-time-to-accuracy.png")
 
     results["hardware"]["load_average_end"] = _load_average()
     results["complete"] = only == frozenset(PARTS)
@@ -654,7 +673,7 @@ def main(argv: list[str] | None = None) -> int:
 
     results = run(args.data, args.out, budget, args.seed, args.fresh, log,
                   frozenset(args.only or PARTS))
-    stem = "benchmark" if budget is FULL else f"benchmark-{budget.name}"
+    stem = _stem(results)
     log(f"wrote {args.out / (stem + '.json')} and {args.out / (stem + '.md')}")
     print("\n".join(f"{t['name']}: {_number(t['value'])} (limit {t['limit']}): met={t['met']}"
                     for t in results["targets"]))

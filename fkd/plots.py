@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import FormatStrFormatter, MaxNLocator
 
 from fkd.keypoints import COORDINATE_COLUMNS, IMAGE_SIZE, KEYPOINT_NAMES
 
@@ -410,3 +410,37 @@ def augment_for_display(
     out_images, out_targets = augment_batch(inputs, targets, augmentation, tf.constant([seed, 0], tf.int64))
     pixels = np.clip(np.rint(out_images.numpy()[..., 0] * 255.0), 0, 255).astype(np.uint8)
     return pixels, (out_targets.numpy() * HALF + HALF).astype(np.float32)
+
+
+def accuracy_over_time(
+    curves: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+    *,
+    target: tuple[str, float] | None = None,
+    xlabel: str = "training time (seconds)",
+) -> Figure:
+    """Validation RMSE against training time, one line per run (``{name: (seconds, rmse)}``).
+
+    This is time-to-accuracy drawn: where a curve first crosses ``target`` (a
+    ``(label, value)`` dashed line, e.g. the study recipe's final RMSE) is how long
+    that recipe needs to be as good. Log-scaled RMSE, so the last tenths of a pixel,
+    where recipes differ, stay visible next to the first epochs' 8 px.
+    """
+    if not curves:
+        raise ValueError("accuracy_over_time needs at least one (seconds, rmse) curve")
+    fig = Figure(figsize=(7, 4), layout="constrained")
+    ax = fig.add_subplot()
+    for (name, (seconds, values)), colour in zip(curves.items(), MODEL_COLOURS * 10):
+        if len(seconds) != len(values):
+            raise ValueError(f"{name}: {len(seconds)} times but {len(values)} RMSE values")
+        ax.plot(seconds, values, color=colour, label=name)
+    if target is not None:
+        label, value = target
+        ax.axhline(value, color="0.4", linestyle="--", linewidth=1, label=f"{label}: {value:.2f} px")
+    ax.set_yscale("log")
+    for axis_formatter in (ax.yaxis.set_major_formatter, ax.yaxis.set_minor_formatter):
+        axis_formatter(FormatStrFormatter("%g"))  # 2, 3, 4 px rather than 2 x 10^0
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("validation RMSE (pixels)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    return fig

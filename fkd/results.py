@@ -166,29 +166,47 @@ def rmse_table(runs: list[dict[str, Any]], fmt: str = "plain") -> str:
     return tabulate(rows, headers=TABLE_HEADERS, tablefmt=fmt)
 
 
-def benchmark_summary(path: str | Path, fingerprint: str) -> tuple[str | None, str]:
-    """The headline tables of a benchmark run on these data, as markdown, or None and why not.
+def load_benchmark(path: str | Path, fingerprint: str) -> tuple[dict[str, Any] | None, str]:
+    """A benchmark's results if they were measured on these data, else None and why not.
 
-    ``benchmarks/run.py`` writes ``benchmark.json``; the summary notebook shows its
-    targets and accuracy runs only when they were measured on the same data (the
-    fingerprint matches), so a benchmark of other data never passes for this one's.
+    ``benchmarks/run.py`` writes ``benchmark.json``; a report shows it only when the
+    data fingerprint matches, so a benchmark of other data never passes for this one's.
     """
     path = Path(path)
     if not path.is_file():
-        return None, f"no benchmark results at {path}: run `nox -s benchmark` (over an hour on 2 CPU cores)"
+        return None, f"no benchmark results at {path}: run `nox -s benchmark` (about 2 hours on 2 CPU cores)"
     results = json.loads(path.read_text())
     if results["data"]["fingerprint"] != fingerprint:
         return None, f"{path} was measured on other data (fingerprint {results['data']['fingerprint']})"
+    return results, "ok"
+
+
+def benchmark_markdown(results: dict[str, Any]) -> str:
+    """The headline tables of a benchmark as markdown: its targets, then its accuracy runs."""
     targets = [(t["description"], t["value"], t["limit"], {True: "yes", False: "no"}.get(t["met"], "not measured"))
                for t in results["targets"]]
     runs = [(r["model"], r["split"], r["missing"], r["epochs"], r["val_rmse"], r["val_rmse_complete_rows"],
              r["train_seconds"]) for r in results["accuracy"]]
     state = "complete" if results["complete"] else "INCOMPLETE"
-    text = "\n\n".join([
+    return "\n\n".join([
         f"Benchmark ({results['mode']}, {state}) started {results['started_at']}.",
         tabulate(targets, headers=["Target", "Measured", "Limit", "Met"], tablefmt="github", floatfmt=".3f"),
         tabulate(runs, headers=["Model", "Split", "Missing labels", "Epochs", "Val RMSE (px)",
                                 "Val RMSE, complete rows (px)", "Train time (s)"],
                  tablefmt="github", floatfmt=".3f"),
     ])
-    return text, "ok"
+
+
+def accuracy_curves(
+    results: dict[str, Any], split: str = "grouped"
+) -> tuple[dict[str, tuple[list[float], list[float]]], tuple[str, float] | None]:
+    """Per-epoch (seconds, val RMSE) of each benchmark run on ``split``, and the reference's final RMSE.
+
+    Ready for :func:`fkd.plots.accuracy_over_time`; the target line is the study
+    recipe's final RMSE, the level time-to-accuracy is measured at.
+    """
+    runs = [r for r in results["accuracy"] if r["split"] == split]
+    curves = {r["model"]: (r["epoch_end_seconds"], r["val_rmse_history"]) for r in runs}
+    reference = next((r for r in runs if r["model"] == results.get("reference")), None)
+    target = (f"{reference['model']} final", reference["val_rmse_history"][-1]) if reference else None
+    return curves, target

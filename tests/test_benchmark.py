@@ -34,6 +34,7 @@ def quick_results(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str]:
         capture_output=True, text=True, timeout=600, check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
+    assert (out / "benchmark-quick-time-to-accuracy.png").stat().st_size > 0
     return json.loads((out / "benchmark-quick.json").read_text()), (out / "benchmark-quick.md").read_text()
 
 

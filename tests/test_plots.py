@@ -179,3 +179,21 @@ def test_augment_for_display_returns_uint8_faces_and_moved_keypoints(faces):
     assert shown_images.dtype == np.uint8 and shown_images.shape == images.shape
     assert np.array_equal(np.isnan(shown_points), np.isnan(keypoints))
     assert not np.allclose(shown_points[:3], keypoints[:3])
+
+
+def test_accuracy_over_time_draws_each_run_against_its_seconds_and_the_target():
+    fig = plots.accuracy_over_time(
+        {"modelh_12": ([10.0, 20.0, 30.0], [8.0, 4.0, 2.5]), "best": ([5.0, 9.0], [6.0, 2.0])},
+        target=("modelh_12 final", 2.5))
+    ax = fig.axes[0]
+    lines = {line.get_label(): line for line in ax.lines}
+    assert list(lines["best"].get_xdata()) == [5.0, 9.0] and list(lines["best"].get_ydata()) == [6.0, 2.0]
+    assert list(lines["modelh_12 final: 2.50 px"].get_ydata()) == [2.5, 2.5]
+    assert ax.get_yscale() == "log"
+
+
+def test_accuracy_over_time_rejects_mismatched_curves():
+    with pytest.raises(ValueError, match="best: 2 times but 3 RMSE values"):
+        plots.accuracy_over_time({"best": ([1.0, 2.0], [3.0, 2.0, 1.0])})
+    with pytest.raises(ValueError, match="at least one"):
+        plots.accuracy_over_time({})

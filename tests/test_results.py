@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from fkd.configs import get_config
-from fkd.results import RunKey, benchmark_summary, load_runs, rmse_table, write_record
+from fkd.results import RunKey, accuracy_curves, benchmark_markdown, load_benchmark, load_runs, rmse_table, write_record
 
 
 def _key(**changes) -> RunKey:
@@ -56,27 +56,44 @@ def test_profile_selection_keeps_only_that_profiles_runs(tmp_path):
 
 def _benchmark_json(tmp_path, fingerprint="abc", complete=True):
     results = {
-        "mode": "full", "complete": complete, "started_at": "2026-11-24T12:00:00+0000",
+        "mode": "full", "complete": complete, "started_at": "2026-11-24T12:00:00+0000", "reference": "modelh_12",
         "data": {"fingerprint": fingerprint},
         "targets": [{"description": "grouped RMSE reduction", "value": 0.3, "limit": 0.35, "met": False},
                     {"description": "fkd train seconds", "value": None, "limit": 1200, "met": None}],
-        "accuracy": [{"model": "best", "split": "grouped", "missing": "masked", "epochs": 120, "val_rmse": 1.8123,
-                      "val_rmse_complete_rows": 1.9, "train_seconds": 800.0}],
+        "accuracy": [
+            {"model": "modelh_12", "split": "grouped", "missing": "dropna", "epochs": 3, "val_rmse": 2.5,
+             "val_rmse_complete_rows": 2.6, "train_seconds": 30.0, "val_rmse_history": [8.0, 4.0, 2.5],
+             "epoch_end_seconds": [10.0, 20.0, 30.0]},
+            {"model": "best", "split": "grouped", "missing": "masked", "epochs": 2, "val_rmse": 1.8123,
+             "val_rmse_complete_rows": 1.9, "train_seconds": 8.0, "val_rmse_history": [3.0, 1.9],
+             "epoch_end_seconds": [4.0, 8.0]},
+            {"model": "best", "split": "random", "missing": "masked", "epochs": 2, "val_rmse": 1.5,
+             "val_rmse_complete_rows": 1.6, "train_seconds": 8.0, "val_rmse_history": [3.0, 1.6],
+             "epoch_end_seconds": [4.0, 8.0]},
+        ],
     }
     path = tmp_path / "benchmark.json"
     path.write_text(json.dumps(results))
     return path
 
 
-def test_benchmark_summary_shows_targets_and_runs_of_the_same_data(tmp_path):
-    text, why = benchmark_summary(_benchmark_json(tmp_path, complete=False), "abc")
+def test_benchmark_markdown_shows_targets_and_runs(tmp_path):
+    results, why = load_benchmark(_benchmark_json(tmp_path, complete=False), "abc")
     assert why == "ok"
+    text = benchmark_markdown(results)
     assert "INCOMPLETE" in text and "| grouped RMSE reduction" in text and "1.812" in text
     assert "not measured" in text and "| no " in text
 
 
-def test_benchmark_summary_refuses_other_data_and_missing_files(tmp_path):
-    text, why = benchmark_summary(_benchmark_json(tmp_path, fingerprint="other"), "abc")
-    assert text is None and "other data" in why
-    text, why = benchmark_summary(tmp_path / "nothing.json", "abc")
-    assert text is None and "nox -s benchmark" in why
+def test_benchmark_of_other_data_or_no_file_is_not_shown(tmp_path):
+    results, why = load_benchmark(_benchmark_json(tmp_path, fingerprint="other"), "abc")
+    assert results is None and "other data" in why
+    results, why = load_benchmark(tmp_path / "nothing.json", "abc")
+    assert results is None and "nox -s benchmark" in why
+
+
+def test_accuracy_curves_pair_times_with_rmse_on_one_split(tmp_path):
+    results, _ = load_benchmark(_benchmark_json(tmp_path), "abc")
+    curves, target = accuracy_curves(results)
+    assert curves == {"modelh_12": ([10.0, 20.0, 30.0], [8.0, 4.0, 2.5]), "best": ([4.0, 8.0], [3.0, 1.9])}
+    assert target == ("modelh_12 final", 2.5)
