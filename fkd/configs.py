@@ -198,11 +198,13 @@ BEST = _FIVE_CONV.replace(
         "label with a masked loss, AdamW with a cosine schedule, flip/shift/rotation/scale/"
         "brightness/contrast augmentation, and flip test-time augmentation"
     ),
-    # Chosen by measurement on faces15's grouped split (benchmarks/README.md): half
-    # the width trains ~4x more images/s than the study's 32-512 stack and, at equal
-    # wall time, reaches a lower RMSE; the net underfits its augmented data, so the
-    # budget goes to epochs, not regularisation (weight decay, stronger augmentation,
-    # batch norm and a soft-argmax heatmap head did not help in 40-epoch trials).
+    # Chosen by measurement on faces15's grouped split (notebook 04 lists the trials):
+    # half the width trains ~3x more images/s than the study's 32-512 stack and, at
+    # equal wall time, reaches a lower RMSE; the net underfits its augmented data, so
+    # the budget goes to epochs, not regularisation (weight decay, stronger
+    # augmentation, batch norm and a soft-argmax heatmap head did not help). 120
+    # epochs took 514 s in `fkd train` on a quiet 2-core CPU (1.80 px); 200 epochs
+    # keep that command well inside its 20-minute budget.
     filters=(16, 32, 64, 128, 256),
     first_padding="same",
     dropout=0.3,
@@ -211,7 +213,7 @@ BEST = _FIVE_CONV.replace(
     learning_rate=2e-3,
     weight_decay=1e-4,
     schedule="cosine",
-    epochs=120,
+    epochs=200,
     batch_size=64,
     augmentation=Augmentation(
         flip=True, shift=0.08, rotation=12.0, scale=0.1, brightness=0.3, contrast=0.3
