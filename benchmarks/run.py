@@ -460,12 +460,16 @@ def markdown(results: dict[str, Any]) -> str:
     lines += _table(
         ["Model", "Split", "Missing labels", "Train rows", "Val rows", "Epochs", "Val RMSE",
          "Val RMSE (complete rows)", "Train time (s)", "Train CPU time (s)", "Inference (ms/image)",
-         "Trained by", "Measured at"],
+         "Trained by", "Measured at", "Load after"],
         [[r["model"], r["split"], r["missing"], r["train_rows"], r["val_rows"], r["epochs"], r["val_rmse"],
           r["val_rmse_complete_rows"], r["train_seconds"], r["train_cpu_seconds"], r["inference_ms_per_image"],
-          r["trained_by"], r["measured_at"] + (" (reused)" if r.get("reused_from_cache") else "")]
+          r["trained_by"], r["measured_at"] + (" (reused)" if r.get("reused_from_cache") else ""),
+          " / ".join(f"{load:g}" for load in r["load_average_after"] or [])]
          for r in results["accuracy"]],
     )
+    lines += [("*Load after*: the 1/5/15-minute load average when the run ended; above the core count "
+               f"({results['hardware']['logical_cores']}), other work shared the CPU and stretched the wall time "
+               "(CPU time barely moves)."), ""]
     if any(r.get("reused_from_cache") for r in results["accuracy"]):
         lines += [("Runs marked *reused* were measured by an earlier, interrupted invocation with the same "
                    "config, data, split, seed and budget (`<out>/cache/`); `--fresh` re-measures them."), ""]
