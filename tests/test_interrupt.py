@@ -15,10 +15,21 @@ import pytest
 from fkd.demo import write_demo_data
 
 
+def _as_foreground_job() -> None:
+    """Undo an inherited SIG_IGN for SIGINT, as a terminal's foreground job has it.
+
+    A shell starts background jobs (`cmd &`, nohup, some CI runners) with SIGINT
+    ignored, and Python then leaves it ignored; Ctrl-C in a terminal is what these
+    tests simulate, so the child gets SIGINT's default disposition back.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(args: list[str], cwd: Path) -> subprocess.Popen:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen([sys.executable, "-m", "fkd.cli", *args], cwd=cwd, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_as_foreground_job)
 
 
 def _wait_for(predicate, timeout: float = 300.0) -> None:
