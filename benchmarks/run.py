@@ -467,12 +467,14 @@ def markdown(results: dict[str, Any]) -> str:
           " / ".join(f"{load:g}" for load in r["load_average_after"] or [])]
          for r in results["accuracy"]],
     )
-    lines += [("*Load after*: the 1/5/15-minute load average when the run ended; above the core count "
-               f"({results['hardware']['logical_cores']}), other work shared the CPU and stretched the wall time "
-               "(CPU time barely moves)."), ""]
+    lines += [("*Load after*: the 1/5/15-minute load average when the run ended. One training alone keeps it "
+               f"near or a little above the core count ({results['hardware']['logical_cores']}; TensorFlow's worker "
+               "threads); well above that, other work shared the CPU and stretched the wall time (CPU time "
+               "barely moves)."), ""]
     if any(r.get("reused_from_cache") for r in results["accuracy"]):
-        lines += [("Runs marked *reused* were measured by an earlier, interrupted invocation with the same "
-                   "config, data, split, seed and budget (`<out>/cache/`); `--fresh` re-measures them."), ""]
+        lines += [("Runs marked *reused* were measured by an earlier invocation (an interrupted one, or one "
+                   "with `--only`) with the same config, data, split, seed and budget (`<out>/cache/`); "
+                   "`--fresh` re-measures them."), ""]
     if results["split_gap"]:
         lines += ["How much the random split flatters (same recipe, same seed):", ""]
         lines += _table(["Model", "Random-split RMSE", "Grouped-split RMSE", "Grouped / random"],
