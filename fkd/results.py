@@ -183,17 +183,20 @@ def load_benchmark(path: str | Path, fingerprint: str) -> tuple[dict[str, Any] |
 
 def benchmark_markdown(results: dict[str, Any]) -> str:
     """The headline tables of a benchmark as markdown: its targets, then its accuracy runs."""
-    targets = [(t["description"], t["value"], t["limit"], {True: "yes", False: "no"}.get(t["met"], "not measured"))
-               for t in results["targets"]]
-    runs = [(r["model"], r["split"], r["missing"], r["epochs"], r["val_rmse"], r["val_rmse_complete_rows"],
-             r["train_seconds"]) for r in results["accuracy"]]
+
+    def number(value: float | None) -> str:  # fractions and pixels to 3 decimals, seconds whole
+        return "–" if value is None else f"{value:.3f}" if abs(value) < 100 else f"{value:.0f}"
+
+    targets = [(t["description"], number(t["value"]), number(t["limit"]),
+                {True: "yes", False: "no"}.get(t["met"], "not measured")) for t in results["targets"]]
+    runs = [(r["model"], r["split"], r["missing"], r["epochs"], number(r["val_rmse"]),
+             number(r["val_rmse_complete_rows"]), number(r["train_seconds"])) for r in results["accuracy"]]
     state = "complete" if results["complete"] else "INCOMPLETE"
     return "\n\n".join([
         f"Benchmark ({results['mode']}, {state}) started {results['started_at']}.",
-        tabulate(targets, headers=["Target", "Measured", "Limit", "Met"], tablefmt="github", floatfmt=".3f"),
-        tabulate(runs, headers=["Model", "Split", "Missing labels", "Epochs", "Val RMSE (px)",
-                                "Val RMSE, complete rows (px)", "Train time (s)"],
-                 tablefmt="github", floatfmt=".3f"),
+        tabulate(targets, headers=["Target", "Measured", "Limit", "Met"], tablefmt="github", disable_numparse=True),
+        tabulate(runs, headers=["Model", "Split", "Labels", "Epochs", "Val RMSE (px)", "Complete rows (px)",
+                                "Train (s)"], tablefmt="github", disable_numparse=True),
     ])
 
 
