@@ -46,12 +46,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tabulate import tabulate
 
 from fkd.configs import ModelConfig, get_config
 from fkd.data import Dataset, atomic_write_text, load_training, resolve_data
 from fkd.evaluate import per_keypoint_rmse, rmse
 from fkd.experiment import training_rows
-from fkd.keypoints import IMAGE_SIZE, KEYPOINT_NAMES
+from fkd.keypoints import KEYPOINT_NAMES
 from fkd.results import RunKey, accuracy_curves, model_path, read_record, versions
 from fkd.splits import Split, make_split
 
@@ -64,7 +65,6 @@ REFERENCE = "modelh_12"
 OURS = "best"
 SPLITS = ("grouped", "random")
 """Grouped first: the targets are measured on it, so an interrupted run still has them."""
-HALF = IMAGE_SIZE / 2
 CLI_RUNS = "fkd-train-runs"
 """Where, under ``<out>``, the timed ``fkd train`` leaves its model, for ``fkd predict --runs-dir``."""
 
@@ -111,13 +111,25 @@ def steady_speed(wall: list[float], cpu: list[float], images_per_epoch: int) -> 
     return images / (wall[-1] - wall[0]), images / (cpu[-1] - cpu[0])
 
 
+def validation_rows(split: Split, budget: Budget) -> np.ndarray:
+    return split.val if budget.max_val_rows is None else split.val[: budget.max_val_rows]
+
+
+def rows_learned_from(config: ModelConfig, dataset: Dataset, split: Split, budget: Budget, seed: int) -> int:
+    """Training rows left after the config's missing-label policy (dropna keeps complete ones only)."""
+    from fkd import train as training
+
+    rows = training_rows(split, budget.max_train_rows, seed)
+    return len(training.apply_missing_policy(dataset.keypoints[rows], config.missing)[0])
+
+
 def score(
     model: Any, config: ModelConfig, dataset: Dataset, split: Split, budget: Budget
 ) -> dict[str, Any]:
     """Validation RMSE (overall, complete rows, per keypoint) and inference speed of a trained model."""
     from fkd import train as training
 
-    val = split.val if budget.max_val_rows is None else split.val[: budget.max_val_rows]
+    val = validation_rows(split, budget)
     val_images, val_keypoints = dataset.images[val], dataset.keypoints[val]
     predictions = training.predict(model, config, val_images)
     start = time.perf_counter()
@@ -155,13 +167,12 @@ def accuracy_run(
     from fkd import train as training
 
     rows = training_rows(split, budget.max_train_rows, seed)
-    val = split.val if budget.max_val_rows is None else split.val[: budget.max_val_rows]
+    val = validation_rows(split, budget)
     trained = training.train(
         config, dataset.images[rows], dataset.keypoints[rows], dataset.images[val], dataset.keypoints[val],
         seed=seed, epochs=budget.epochs, progress=False,
     )
-    used_rows, _ = training.apply_missing_policy(dataset.keypoints[rows], config.missing)
-    return run_summary(config, split, len(used_rows), trained.epochs, trained.history, trained.seconds,
+    return run_summary(config, split, rows_learned_from(config, dataset, split, budget, seed), trained.epochs, trained.history, trained.seconds,
                        trained.images_per_second, score(trained.model, config, dataset, split, budget),
                        "fkd.train.train")
 
@@ -199,9 +210,7 @@ def cli_run(
     shown = ["fkd", *command[3:-1], f"<out>/{CLI_RUNS}"]
     cli = {"command": " ".join(shown), "seconds": seconds, "cpu_seconds": cpu_seconds,
            "output": done.stdout.strip().splitlines()[-1]}
-    used_rows, _ = training.apply_missing_policy(
-        dataset.keypoints[training_rows(split, budget.max_train_rows, seed)], config.missing)
-    run = run_summary(config, split, len(used_rows), epochs, record["history"], record["seconds"],
+    run = run_summary(config, split, rows_learned_from(config, dataset, split, budget, seed), epochs, record["history"], record["seconds"],
                       record["images_per_second"], scores, "fkd train (CLI)")
     return run, cli
 
@@ -271,20 +280,11 @@ def pipeline_speed(
     return steady_speed(trained.history["seconds"], trained.history["cpu_seconds"], len(images))
 
 
-def compiled_model(config: ModelConfig, steps_per_epoch: int, epochs: int) -> Any:
-    """The network and optimizer ``fkd.train.train`` would use, compiled the same way."""
-    from fkd.models import build_model, make_optimizer
-    from fkd.train import PixelRMSE, masked_mse
-
-    model = build_model(config)
-    model.compile(optimizer=make_optimizer(config, steps_per_epoch, epochs), loss=masked_mse,
-                  metrics=[PixelRMSE()])
-    return model
-
-
 def network_arrays(images: np.ndarray, keypoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Float inputs and normalised targets, held in memory (what a bare fit is given)."""
-    return images[..., None].astype(np.float32) / 255.0, ((keypoints - HALF) / HALF).astype(np.float32)
+    from fkd.train import normalise_keypoints
+
+    return images[..., None].astype(np.float32) / 255.0, normalise_keypoints(keypoints)
 
 
 def bare_fit_speed(
@@ -293,12 +293,12 @@ def bare_fit_speed(
     """Steady (images/s, images/CPU-s) of ``model.fit`` on in-memory arrays: no pipeline, no augmentation."""
     import keras
 
-    from fkd.train import EpochClock
+    from fkd.train import EpochClock, compile_model
 
     keras.utils.set_random_seed(seed)
     x, y = network_arrays(images, keypoints)
     steps = -(-len(x) // config.batch_size)
-    model = compiled_model(config, steps, budget.throughput_epochs)
+    model = compile_model(config, steps, budget.throughput_epochs)
     clock = EpochClock()
     model.fit(x, y, batch_size=config.batch_size, epochs=budget.throughput_epochs, shuffle=True,
               verbose=0, callbacks=[clock])
@@ -314,13 +314,13 @@ def study_loop_speed(
     """
     import keras
 
-    from fkd.train import unflip_normalised
+    from fkd.train import compile_model, unflip_normalised
 
     keras.utils.set_random_seed(seed)
     rng = np.random.default_rng(seed)
     x, y = network_arrays(images, keypoints)
     batch_size = 32
-    model = compiled_model(config, -(-len(x) // batch_size), config.epochs)
+    model = compile_model(config, -(-len(x) // batch_size), config.epochs)
     warmup = 3
     for b in range(warmup + batches):
         if b == warmup:
@@ -429,9 +429,8 @@ def _number(value: Any, digits: int = 3) -> str:
 
 
 def _table(headers: list[str], rows: list[list[Any]]) -> list[str]:
-    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
-    lines += ["| " + " | ".join(_number(cell) for cell in row) + " |" for row in rows]
-    return lines + [""]
+    cells = [[_number(cell) for cell in row] for row in rows]
+    return [tabulate(cells, headers=headers, tablefmt="github", disable_numparse=True), ""]
 
 
 def markdown(results: dict[str, Any]) -> str:

@@ -51,8 +51,8 @@ class TrainedModel:
     also 'val_loss' and 'val_rmse' (pixels, over present coordinates); and
     'seconds' / 'cpu_seconds', the wall and process CPU time from the start of
     training to the end of each epoch, so accuracy can be plotted against time
-    (time-to-accuracy). k-NN has one "epoch". images_per_second: epochs x training rows / seconds of fit wall
-    time (validation passes included).
+    (time-to-accuracy). k-NN has one "epoch". images_per_second: epochs x
+    training rows / seconds of fit wall time (validation passes included).
     """
 
     model: Model
@@ -214,8 +214,27 @@ def evaluation_dataset(images: np.ndarray, targets: np.ndarray, batch_size: int)
     )
 
 
-def _normalise(pixels: np.ndarray) -> np.ndarray:
+def normalise_keypoints(pixels: np.ndarray) -> np.ndarray:
+    """Pixel coordinates to the networks' units, ``(pixels - 48) / 48`` (NaN stays NaN)."""
     return ((pixels - HALF) / HALF).astype(np.float32)
+
+
+def compile_model(config: ModelConfig, steps_per_epoch: int, epochs: int) -> keras.Model:
+    """The config's network, compiled with its optimizer, the masked loss and pixel RMSE.
+
+    One place for it, so a comparison that feeds the network differently (the
+    benchmark's bare ``fit``) trains exactly the model :func:`train` trains.
+    """
+    model = build_model(config)
+    model.compile(
+        optimizer=make_optimizer(config, steps_per_epoch, epochs),
+        loss=masked_mse,
+        metrics=[PixelRMSE()],
+        # Keras turns XLA on whenever a GPU is visible. We keep the same kernels on
+        # every machine; on CPU, XLA runs these convolutions ~3.5x slower anyway.
+        jit_compile=False,
+    )
+    return model
 
 
 # --- Progress ----------------------------------------------------------------------
@@ -317,20 +336,12 @@ def train(
     steps_per_epoch = -(-len(rows) // batch_size)
 
     with strategy.scope():
-        model = build_model(config)
-        model.compile(
-            optimizer=make_optimizer(config, steps_per_epoch, epochs),
-            loss=masked_mse,
-            metrics=[PixelRMSE()],
-            # Keras turns XLA on whenever a GPU is visible. We keep the same kernels on
-            # every machine; on CPU, XLA runs these convolutions ~3.5x slower anyway.
-            jit_compile=False,
-        )
+        model = compile_model(config, steps_per_epoch, epochs)
     train_data = training_dataset(
-        images[rows], _normalise(targets), batch_size, seed, config.augmentation
+        images[rows], normalise_keypoints(targets), batch_size, seed, config.augmentation
     )
     val_data = (
-        evaluation_dataset(val_images, _normalise(val_keypoints), max(batch_size, 256))
+        evaluation_dataset(val_images, normalise_keypoints(val_keypoints), max(batch_size, 256))
         if has_val
         else None
     )
@@ -370,7 +381,7 @@ def _train_knn(
         )
     rows, targets = apply_missing_policy(keypoints, config.missing)
     start = time.perf_counter()
-    model = KNeighborsRegressor(config.k).fit(_flat_pixels(images[rows]), _normalise(targets))
+    model = KNeighborsRegressor(config.k).fit(_flat_pixels(images[rows]), normalise_keypoints(targets))
     seconds = time.perf_counter() - start
     train_predictions = model.predict(_flat_pixels(images[rows])) * HALF + HALF
     history = {"loss": [float(np.mean(((train_predictions - targets) / HALF) ** 2))]}
