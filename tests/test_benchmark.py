@@ -146,3 +146,18 @@ def test_targets_are_judged_against_the_issue_limits():
 def test_time_to_accuracy_must_be_met_on_both_clocks():
     assert not _targets(0.1, 0.3)["time_to_accuracy_fraction"]["met"]  # a loaded reference run flattered wall time
     assert not _targets(0.3, 0.1)["time_to_accuracy_fraction"]["met"]
+
+
+@pytest.mark.slow
+def test_only_one_part_measures_just_that_part_and_is_marked_incomplete(tmp_path):
+    data = write_demo_data(tmp_path / "data", n_train=240, n_test=20)
+    out = tmp_path / "results"
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--quick", "--data", str(data), "--out", str(out), "--only", "modelh_12:random"],
+        capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads((out / "benchmark-quick.json").read_text())
+    assert [(r["model"], r["split"]) for r in results["accuracy"]] == [("modelh_12", "random")]
+    assert results["throughput"] == [] and results["cli_train"] is None and results["complete"] is False
+    assert [p.name.split("-")[:3] for p in (out / "cache").iterdir()] == [["quick", "fit", "modelh_12"]]
