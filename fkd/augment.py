@@ -11,15 +11,10 @@ touched.
 
 Coordinates
 -----------
-Kaggle gives keypoints in pixels but not where a pixel's centre is. We take pixel
-column ``c`` to cover ``[c, c + 1)``, centre ``c + 0.5``, so the image spans
-``[0, 96]`` with its centre at 48 -- the 48 the study subtracts when it normalises
-``(px - 48) / 48``. In normalised units the image is the square ``[-1, 1]``
-centred on 0, and mirroring the pixel grid (column ``c`` -> ``95 - c``) maps
-``x -> 96 - x`` in pixels, ``x -> -x`` normalised: exactly the study's flip. (Had
-pixel centres been at integers, the mirror would be ``x -> 95 - x``; the two
-conventions differ by half a pixel on flipped faces.) The same convention ties
-the affine warp of the pixels to the affine map of the keypoints below.
+Keypoints follow :mod:`fkd.keypoints`' one pixel convention (pixel c covers
+[c, c + 1), so mirroring maps x -> 96 - x and normalised x -> -x). The same
+convention ties the affine warp of the pixels to the affine map of the keypoints
+below.
 
 Missing keypoints are NaN and stay NaN: every keypoint change is arithmetic or a
 column permutation, and NaN survives both.
@@ -30,24 +25,16 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-import numpy as np
 import tensorflow as tf
 
 from fkd.configs import Augmentation
-from fkd.keypoints import FLIP_PERMUTATION, IMAGE_SIZE
+from fkd.keypoints import FLIP_PERMUTATION, HALF, MIRROR_SIGN, PIXEL_CENTRE
 
-HALF = IMAGE_SIZE / 2
-"""Pixels per normalised unit, and the image centre in pixels (48)."""
-
-_CENTRE_INDEX = HALF - 0.5
+_CENTRE_INDEX = HALF - PIXEL_CENTRE
 """The image centre in TensorFlow's pixel-index coordinates, where pixel c's centre is c.
 
 Normalised q and pixel index u relate by u = 48 q + 47.5 (pixel centre c + 0.5 = 48 q + 48).
 """
-
-_X_SIGN = np.array([-1.0, 1.0] * (len(FLIP_PERMUTATION) // 2), np.float32)
-"""Multiplies normalised x by -1, y by 1. NumPy, not a tf.constant: importing this module
-must not start TensorFlow's runtime (multi-worker training configures it first)."""
 
 Batch = tuple[tf.Tensor, tf.Tensor]
 
@@ -91,12 +78,14 @@ def make_augmenter(augmentation: Augmentation, seed: int) -> Callable[[tf.Tensor
 
 
 def flip_targets(targets: tf.Tensor) -> tf.Tensor:
-    """Keypoints of the mirrored faces: negate normalised x, then swap left/right labels.
+    """:func:`fkd.keypoints.mirror_normalised` on the graph: negate x, swap left/right labels.
 
     After mirroring, the subject's left eye is where the right eye was, so the new
-    ``left_eye_center`` column is the old ``right_eye_center`` mirrored.
+    ``left_eye_center`` column is the old ``right_eye_center`` mirrored. (The
+    constants are NumPy arrays, not tf.constants: importing this module must not
+    start TensorFlow's runtime, which multi-worker training configures first.)
     """
-    return tf.gather(targets * _X_SIGN, FLIP_PERMUTATION, axis=1)
+    return tf.gather(targets * MIRROR_SIGN, FLIP_PERMUTATION, axis=1)
 
 
 def flip_half(images: tf.Tensor, targets: tf.Tensor, seed: tf.Tensor) -> Batch:

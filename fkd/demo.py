@@ -21,8 +21,8 @@ Limits -- do not read more into the numbers than this:
   nose and lips, varied by pose, scale, lighting, noise and background. Models learn
   them far more easily than real faces, so RMSE on demo data says nothing about
   Kaggle's leaderboard and model rankings may differ.
-* Keypoints are exact (no annotator noise), and pixel centres sit at integer
-  coordinates: x == j is the centre of pixel column j, y == i of row i.
+* Keypoints are exact (no annotator noise) and follow fkd's one pixel convention
+  (:mod:`fkd.keypoints`): pixel column j covers [j, j + 1), its centre at x = j + 0.5.
 
 Drawing is vectorised with numpy over batches of faces, each facial feature only in
 a window around its keypoints; 1000 faces take under a second on one core.
@@ -36,10 +36,13 @@ from pathlib import Path
 
 import numpy as np
 
-from fkd.data import DEMO_MARKER, atomic_write_text, write_test_csv, write_training_csv
-from fkd.keypoints import ALWAYS_PRESENT, COORDINATE_COLUMNS, IMAGE_SIZE, KEYPOINT_NAMES
+from fkd.atomic import write_text
+from fkd.data import DEMO_MARKER, write_test_csv, write_training_csv
+from fkd.keypoints import (
+    ALWAYS_PRESENT, COORDINATE_COLUMNS, IMAGE_SIZE, KEYPOINT_NAMES, PIXEL_CENTRE, pixel_centres,
+)
 
-DEMO_VERSION = 1
+DEMO_VERSION = 2
 """Bump when the drawing changes, so cached demo folders made by older code are rebuilt."""
 
 FRAMES_PER_PERSON = 8
@@ -246,7 +249,7 @@ def _fit_inside(points: np.ndarray, f: dict[str, np.ndarray]) -> None:
     Done in closed form on the head-plane points, so drawing and keypoints stay
     exactly consistent: ``f`` is updated in place before anything is drawn.
     """
-    low, high = _MARGIN, IMAGE_SIZE - 1 - _MARGIN
+    low, high = _MARGIN, IMAGE_SIZE - _MARGIN
     c, s = np.cos(f["rot"])[:, None], np.sin(f["rot"])[:, None]
     offsets = np.stack([c * points[..., 0] - s * points[..., 1], s * points[..., 0] + c * points[..., 1]], -1)
     span = offsets.max(axis=1) - offsets.min(axis=1)  # N x 2, at scale 1
@@ -289,7 +292,7 @@ def _face_coordinates(px: np.ndarray, py: np.ndarray, p: _Params) -> tuple[np.nd
 
 def _draw_background_and_head(p: _Params) -> np.ndarray:
     """Background, neck, hair and the shaded head, over the whole image."""
-    grid = np.arange(IMAGE_SIZE, dtype=np.float32)
+    grid = pixel_centres()
     px, py = grid[None, None, :], grid[None, :, None]
     qx, qy, u, v = _face_coordinates(px, py, p)
     scale, skin, head_a, head_b = p["scale"], p["skin"], p["head_a"], p["head_b"]
@@ -416,7 +419,8 @@ def _render(f: dict[str, np.ndarray], keypoints: np.ndarray, rng: np.random.Gene
         rows, cols = _window(keypoints[:, [KEYPOINT_NAMES.index(name) for name in names]], pad)
         rows, cols = rows[:, :, None], cols[:, None, :]
         patch = image[batch, rows, cols]
-        qx, qy, u, v = _face_coordinates(cols.astype(np.float32), rows.astype(np.float32), p)
+        centres_x, centres_y = (cols + PIXEL_CENTRE).astype(np.float32), (rows + PIXEL_CENTRE).astype(np.float32)
+        qx, qy, u, v = _face_coordinates(centres_x, centres_y, p)
         if feature == "nose":
             patch = _draw_nose(patch, qx, qy, p)
         elif feature == "mouth":
@@ -426,7 +430,7 @@ def _render(f: dict[str, np.ndarray], keypoints: np.ndarray, rng: np.random.Gene
         image[batch, rows, cols] = patch
 
     # light: a gradient across the picture and an overall gain, then blur and sensor noise
-    grid = np.arange(IMAGE_SIZE, dtype=np.float32)
+    grid = pixel_centres()
     light_dir = ((grid[None, None, :] - 48) * np.cos(p["light_angle"])
                  + (grid[None, :, None] - 48) * np.sin(p["light_angle"])) / 48
     image = image * p["gain"] * (1 + p["light"] * light_dir)
@@ -587,8 +591,8 @@ def write_demo_data(dest: str | Path, *, n_train: int = 800, n_test: int = 200, 
     write_training_csv(dest / "training.csv", images[:n_train], _hide_labels(rng, keypoints[:n_train]))
     write_test_csv(dest / "test.csv", np.arange(1, n_test + 1), images[n_train:])
     lookup = _lookup_text(n_test)
-    atomic_write_text(dest / "IdLookupTable.csv", lookup)
-    atomic_write_text(dest / "SampleSubmission.csv", _sample_text(lookup.count("\n") - 1))
-    atomic_write_text(marker, _MARKER_TEXT + _PARAMS_PREFIX + json.dumps(params, sort_keys=True) + "\n")
+    write_text(dest / "IdLookupTable.csv", lookup)
+    write_text(dest / "SampleSubmission.csv", _sample_text(lookup.count("\n") - 1))
+    write_text(marker, _MARKER_TEXT + _PARAMS_PREFIX + json.dumps(params, sort_keys=True) + "\n")
     in_progress.unlink(missing_ok=True)
     return dest

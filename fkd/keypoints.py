@@ -71,3 +71,58 @@ column j of the relabelled target is column FLIP_PERMUTATION[j] of the mirrored 
 ALWAYS_PRESENT_COLUMNS: np.ndarray = np.array(
     [COORDINATE_COLUMNS.index(f"{name}_{axis}") for name in ALWAYS_PRESENT for axis in ("x", "y")]
 )
+
+
+# --- Where a keypoint is: the one pixel convention ------------------------------------------
+#
+# Kaggle gives keypoints in pixels but not where a pixel's centre is. fkd takes pixel
+# column c to cover [c, c + 1), centre c + 0.5, so the image spans [0, 96] with its
+# centre at 48 -- the 48 the study subtracts when it normalises (px - 48) / 48. In
+# normalised units the image is the square [-1, 1] centred on 0, and mirroring the
+# pixel grid (column c -> 95 - c) maps x -> 96 - x in pixels, x -> -x normalised:
+# exactly the study's flip. (Had pixel centres been at integers, the mirror would be
+# x -> 95 - x; the two rules differ by half a pixel on flipped faces.)
+#
+# Everything that places, moves, mirrors, draws or normalises keypoints -- training,
+# augmentation, test-time flipping, figures, the demo faces -- uses the names below.
+
+PIXEL_CENTRE = 0.5
+"""Pixel column c (row r) has its centre at x = c + PIXEL_CENTRE (y = r + PIXEL_CENTRE)."""
+
+HALF = IMAGE_SIZE / 2
+"""The image centre in pixels (48), and pixels per normalised unit."""
+
+IMAGE_EXTENT = (0.0, float(IMAGE_SIZE), float(IMAGE_SIZE), 0.0)
+"""``imshow(image, extent=IMAGE_EXTENT)`` draws pixel c over [c, c + 1]: keypoints land where they belong."""
+
+MIRROR_SIGN: np.ndarray = np.array([-1.0, 1.0] * len(KEYPOINT_NAMES), np.float32)
+"""Multiplies normalised x by -1 and y by 1: mirroring about the image centre."""
+
+
+def pixel_centres(n: int = IMAGE_SIZE) -> np.ndarray:
+    """Coordinates of the centres of pixels 0 .. n-1 along one axis (0.5, 1.5, ...)."""
+    return np.arange(n, dtype=np.float32) + PIXEL_CENTRE
+
+
+def normalise(pixels: np.ndarray) -> np.ndarray:
+    """Pixel coordinates to the networks' units, ``(px - 48) / 48`` (NaN stays NaN)."""
+    return ((np.asarray(pixels, dtype=np.float32) - HALF) / HALF).astype(np.float32)
+
+
+def to_pixels(normalised: np.ndarray) -> np.ndarray:
+    """The networks' units back to pixel coordinates, ``q * 48 + 48``."""
+    return (np.asarray(normalised, dtype=np.float32) * HALF + HALF).astype(np.float32)
+
+
+def mirror_normalised(normalised: np.ndarray) -> np.ndarray:
+    """Keypoints of the left-right mirrored face, in normalised units (N x 30 or 30).
+
+    Negate x, then swap each left/right pair: after mirroring, the subject's left eye
+    is where the right eye was. Mirroring twice gives the keypoints back.
+    """
+    return (np.asarray(normalised, dtype=np.float32) * MIRROR_SIGN)[..., FLIP_PERMUTATION]
+
+
+def mirror_pixels(pixels: np.ndarray) -> np.ndarray:
+    """Keypoints of the mirrored face, in pixels: x -> 96 - x, left/right labels swapped."""
+    return to_pixels(mirror_normalised(normalise(pixels)))

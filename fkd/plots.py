@@ -5,7 +5,9 @@ so it works under any backend -- Agg in tests and on servers, the inline backend
 in Jupyter -- and leaves no global figure state behind. A notebook shows the
 returned figure by making it the last expression of a cell.
 
-Coordinates are always in PIXELS (x to the right, y down, as Kaggle's columns).
+Coordinates are always in PIXELS (x to the right, y down, as Kaggle's columns), and
+faces are drawn with :data:`fkd.keypoints.IMAGE_EXTENT`, so pixel c covers [c, c + 1]
+and a keypoint appears exactly where :mod:`fkd.keypoints`' convention puts it.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FormatStrFormatter, MaxNLocator
 
-from fkd.keypoints import COORDINATE_COLUMNS, IMAGE_SIZE, KEYPOINT_NAMES
+from fkd.keypoints import COORDINATE_COLUMNS, IMAGE_EXTENT, IMAGE_SIZE, KEYPOINT_NAMES
 
 TRUE_STYLE = {"marker": "o", "s": 14, "facecolors": "none", "edgecolors": "#00e676", "linewidths": 1.0}
 PRED_STYLE = {"marker": "x", "s": 14, "c": "#ff1744", "linewidths": 1.0}
@@ -48,7 +50,7 @@ def _check_images(images: np.ndarray, *arrays: np.ndarray | None) -> np.ndarray:
 
 
 def _show_face(ax, image: np.ndarray) -> None:
-    ax.imshow(image, cmap="gray", vmin=0, vmax=255 if image.max() > 1 else 1)
+    ax.imshow(image, cmap="gray", vmin=0, vmax=255 if image.max() > 1 else 1, extent=IMAGE_EXTENT)
     ax.set_xticks([])
     ax.set_yticks([])
 
@@ -308,7 +310,7 @@ def per_keypoint_chart(
     rows = np.arange(len(KEYPOINT_NAMES))
     height = 0.8 / len(models)
     for m, (name, errors) in enumerate(models.items()):
-        values = [float(errors.get(k, np.nan)) for k in KEYPOINT_NAMES]
+        values = [np.nan if errors.get(k) is None else float(errors[k]) for k in KEYPOINT_NAMES]
         ax.barh(rows + (m - (len(models) - 1) / 2) * height, values, height=height,
                 color=MODEL_COLOURS[m % len(MODEL_COLOURS)], label=name or None)
     ax.set_yticks(rows, KEYPOINT_NAMES, fontsize=8)
@@ -376,19 +378,15 @@ def flip_demo(
 
 
 def mirror_faces(images: np.ndarray, keypoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mirror faces left-right exactly as training does (:func:`fkd.augment.flip_targets`).
+    """Mirror faces left-right with the rule training uses (:func:`fkd.keypoints.mirror_pixels`).
 
     ``images`` uint8 N x 96 x 96, ``keypoints`` N x 30 pixels -> the mirrored images
-    and their relabelled keypoints (pixels). Imports TensorFlow.
+    and their relabelled keypoints (pixels): x -> 96 - x, left and right swapped.
     """
-    import tensorflow as tf
-
-    from fkd.augment import HALF, flip_targets
+    from fkd.keypoints import mirror_pixels
 
     images = _check_images(images, keypoints)
-    targets = (np.asarray(keypoints, dtype=np.float32) - HALF) / HALF
-    flipped = flip_targets(tf.constant(targets)).numpy() * HALF + HALF
-    return np.ascontiguousarray(images[:, :, ::-1]), flipped.astype(np.float32)
+    return np.ascontiguousarray(images[:, :, ::-1]), mirror_pixels(keypoints)
 
 
 def augment_for_display(
@@ -402,14 +400,15 @@ def augment_for_display(
     """
     import tensorflow as tf
 
-    from fkd.augment import HALF, augment_batch
+    from fkd.augment import augment_batch
+    from fkd.keypoints import normalise, to_pixels
 
     images = _check_images(images, keypoints)
     inputs = tf.constant(images[..., None].astype(np.float32) / 255.0)
-    targets = tf.constant((np.asarray(keypoints, dtype=np.float32) - HALF) / HALF)
+    targets = tf.constant(normalise(keypoints))
     out_images, out_targets = augment_batch(inputs, targets, augmentation, tf.constant([seed, 0], tf.int64))
     pixels = np.clip(np.rint(out_images.numpy()[..., 0] * 255.0), 0, 255).astype(np.uint8)
-    return pixels, (out_targets.numpy() * HALF + HALF).astype(np.float32)
+    return pixels, to_pixels(out_targets.numpy())
 
 
 def accuracy_over_time(

@@ -9,7 +9,9 @@ import pytest
 
 from fkd.data import DEMO_MARKER, Dataset, find_data, load_lookup, load_test, load_training
 from fkd.demo import COMPLETE_FRACTION, make_faces, write_demo_data
-from fkd.keypoints import ALWAYS_PRESENT_COLUMNS, COORDINATE_COLUMNS, IMAGE_SIZE
+from fkd.keypoints import (
+    ALWAYS_PRESENT_COLUMNS, COORDINATE_COLUMNS, IMAGE_SIZE, KEYPOINT_NAMES, mirror_pixels, pixel_centres,
+)
 
 KAGGLE_FILES = ("training.csv", "test.csv", "IdLookupTable.csv", "SampleSubmission.csv")
 
@@ -24,8 +26,8 @@ def point(keypoints: np.ndarray, name: str) -> np.ndarray:
 
 
 def pixel_at(images: np.ndarray, xy: np.ndarray) -> np.ndarray:
-    """The value of each image at its own (x, y) (an N x 2 array), at the nearest pixel centre."""
-    x, y = np.rint(xy).astype(int).T
+    """The value of each image at its own (x, y) (an N x 2 array): the pixel that covers the point."""
+    x, y = np.floor(xy).astype(int).T
     return images[np.arange(len(images)), y, x]
 
 
@@ -48,11 +50,26 @@ def darkest_spot_offset(images: np.ndarray, keypoints: np.ndarray, eye: str) -> 
     blurred = smoothed(images)
     offsets = np.empty(len(images))
     for i, (x, y) in enumerate(point(keypoints, eye)):
-        x0, y0 = int(round(x)) - 4, int(round(y)) - 4
+        x0, y0 = int(np.floor(x)) - 4, int(np.floor(y)) - 4
         window = blurred[i, y0:y0 + 9, x0:x0 + 9]
         row, col = np.unravel_index(np.argmin(window), window.shape)
-        offsets[i] = np.hypot(x0 + col - x, y0 + row - y)
+        offsets[i] = np.hypot(x0 + col + 0.5 - x, y0 + row + 0.5 - y)  # pixel centres at c + 0.5
     return offsets
+
+
+def pupil_centre(image: np.ndarray, x: float, y: float, radius: float = 3.0) -> tuple[float, float]:
+    """Centroid of the darkest pixels within ``radius`` of (x, y), pixel centres at c + 0.5.
+
+    "Darkest": below 70% of the way from the window's darkest pixel to its median,
+    weighted by how far below; robust to the demo's noise, blur and lids.
+    """
+    centres = pixel_centres()
+    cx, cy = np.meshgrid(centres, centres)
+    near = (cx - x) ** 2 + (cy - y) ** 2 <= radius**2
+    values = image.astype(np.float64)
+    threshold = values[near].min() + 0.7 * (np.median(values[near]) - values[near].min())
+    darkness = np.clip(threshold - values, 0, None) * near
+    return float((darkness * cx).sum() / darkness.sum()), float((darkness * cy).sum() / darkness.sum())
 
 
 @pytest.fixture(scope="module")
@@ -130,6 +147,18 @@ def test_pupils_are_much_darker_than_the_cheek(faces, eye: str) -> None:
 def test_darkest_spot_near_each_eye_is_its_keypoint(faces, eye: str) -> None:
     images, keypoints, _ = faces
     assert (darkest_spot_offset(images, keypoints, eye) <= 1.5).all()
+
+
+def test_a_mirrored_face_has_its_pupil_on_the_mirrored_label(faces) -> None:
+    """fkd.keypoints' one convention: mirroring pixels and labels keeps them together (to 0.25 px)."""
+    images, keypoints, _ = faces
+    left = KEYPOINT_NAMES.index("left_eye_center")
+    for image, points in zip(images, keypoints):
+        x, y = mirror_pixels(points)[2 * left: 2 * left + 2]
+        found_x, found_y = pupil_centre(image[:, ::-1], x, y)
+        assert np.hypot(found_x - x, found_y - y) <= 0.25
+        # the rule with pixel centres at integers (x -> 95 - x) would miss it by a pixel
+        assert abs(found_x - (x - 1)) > 0.75
 
 
 def test_mouth_between_the_lips_is_darker_than_the_cheek(faces) -> None:
