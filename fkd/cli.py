@@ -16,15 +16,36 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
+from fkd.atomic import check_destination
 from fkd.configs import REGISTRY
 from fkd.data import DataError
+from fkd.errors import FkdError
 from fkd.profiles import PROFILES
-from fkd.report import ReportError
 from fkd.splits import SPLITS
 
 
-class UserError(Exception):
-    """A problem the user can fix; the CLI prints it without a traceback."""
+class UserError(FkdError):
+    """A problem the user can fix that no other module names (e.g. no trained model yet)."""
+
+
+def _whole_number(minimum: int) -> Any:
+    """An argparse ``type`` for whole numbers of at least ``minimum``: argparse's own error otherwise."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    parse.__name__ = f"whole number >= {minimum}"
+    return parse
+
+
+POSITIVE = _whole_number(1)
+NON_NEGATIVE = _whole_number(0)
 
 
 def _runs_dir_option(parser: argparse.ArgumentParser) -> None:
@@ -35,7 +56,8 @@ def _runs_dir_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _cmd_train(args: argparse.Namespace) -> None:
-    from fkd.data import load_training, resolve_data
+    from fkd.data import load_training
+    from fkd.sources import resolve_data
     from fkd.experiment import run_experiment
 
     files = resolve_data(args.data)
@@ -54,14 +76,14 @@ def _cmd_train(args: argparse.Namespace) -> None:
 
 
 def _cmd_predict(args: argparse.Namespace) -> None:
-    from fkd.data import load_test, load_training, resolve_data
+    from fkd.data import load_test, load_training
+    from fkd.sources import resolve_data
     from fkd.experiment import run_experiment
     from fkd.results import latest_run
     from fkd.submission import write_submission
 
     out = Path(args.submission)
-    if not out.parent.is_dir():
-        raise DataError("the folder for the submission does not exist", file=out.parent)
+    check_destination(out, "submission")
     files = resolve_data(args.data)
     _warn_if_demo(files)
     if files.lookup is None:
@@ -130,11 +152,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--data", type=Path, help=data_help)
     train.add_argument("--model", required=True, choices=list(REGISTRY), metavar="NAME",
                        help=f"one of: {', '.join(REGISTRY)}")
-    train.add_argument("--epochs", type=int, help="override the config's epochs")
-    train.add_argument("--seed", type=int, default=42, help="training seed (default: 42)")
+    train.add_argument("--epochs", type=POSITIVE, help="override the config's epochs (at least 1)")
+    train.add_argument("--seed", type=NON_NEGATIVE, default=42, help="training seed, 0 or more (default: 42)")
     train.add_argument("--split", choices=SPLITS,
                        help="validation split (default: 'study' for the study's models, 'grouped' for ours)")
-    train.add_argument("--max-train-rows", type=int, help="train on a seeded subsample of this many rows")
+    train.add_argument("--max-train-rows", type=POSITIVE, help="train on a seeded subsample of this many rows")
     _runs_dir_option(train)
     train.set_defaults(func=_cmd_train)
 
@@ -174,7 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _terminate)
     try:
         args.func(args)
-    except (DataError, UserError, ReportError) as error:
+    except FkdError as error:
         print(f"fkd: error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

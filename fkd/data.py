@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +30,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from fkd.atomic import write_bytes, write_text
+from fkd.errors import FkdError
 from fkd.keypoints import COORDINATE_COLUMNS, IMAGE_SIZE
 
 N_PIXELS = IMAGE_SIZE * IMAGE_SIZE
@@ -46,7 +46,7 @@ _EXTRACT_DIR = ".fkd-extracted"
 _COMPETITION_MEMBERS = ("training.zip", "test.zip", "IdLookupTable.csv", "SampleSubmission.csv")
 
 
-class DataError(ValueError):
+class DataError(FkdError, ValueError):
     """Input data that cannot be used, with where it is wrong.
 
     ``str(error)`` reads ``<file>, line <row>, column <column>: <message>``, leaving
@@ -156,7 +156,7 @@ def extract_competition_zip(archive_path: Path, dest: Path) -> Path:
                     continue
                 target = dest / name
                 if not target.exists() or target.stat().st_size != info.file_size:
-                    _atomic_write_bytes(target, archive.read(info))
+                    write_bytes(target, archive.read(info))
     except zipfile.BadZipFile as error:
         raise DataError(f"not a readable zip archive ({error})", file=archive_path) from None
     return dest
@@ -184,29 +184,6 @@ def find_data(folder: str | Path) -> DataFiles:
         sample=_first_existing(root, ("SampleSubmission.csv",)),
         demo=(root / DEMO_MARKER).is_file(),
     )
-
-
-DEMO_DIR = Path(".fkd") / "demo"
-
-
-def resolve_data(data: str | Path | None = None) -> DataFiles:
-    """The data to use: ``data`` if given; else ``./data`` if it holds Kaggle's files;
-    else synthetic demo data generated (once) under ``./.fkd/demo``.
-
-    The demo fallback is what lets a fresh clone run end to end; callers show a
-    banner whenever ``DataFiles.demo`` is true.
-    """
-    if data is not None:
-        return find_data(data)
-    default = Path("data")
-    if default.is_dir():
-        try:
-            return find_data(default)
-        except DataError:
-            pass
-    from fkd.demo import write_demo_data
-
-    return find_data(write_demo_data(DEMO_DIR))
 
 
 # --- reading ---------------------------------------------------------------------------
@@ -420,6 +397,7 @@ def load_lookup(path: str | Path) -> pd.DataFrame:
         if np.isnan(numbers[:, j]).any():
             i = int(np.argmax(np.isnan(numbers[:, j])))
             raise DataError("value is empty", file=name, row=_line(i), column=column)
+    _check_row_ids(numbers[:, 0], name)
     features = frame["FeatureName"].str.strip()
     unknown = ~features.isin(COORDINATE_COLUMNS)
     if unknown.any():
@@ -435,30 +413,23 @@ def load_lookup(path: str | Path) -> pd.DataFrame:
     })
 
 
+def _check_row_ids(row_ids: np.ndarray, name: str) -> None:
+    """Kaggle scores a submission row by row: RowIds must be whole, unique and ascending."""
+    fractional = row_ids != np.round(row_ids)
+    if fractional.any():
+        i = int(np.argmax(fractional))
+        raise DataError(f"RowId {row_ids[i]:g} is not a whole number", file=name, row=_line(i), column="RowId")
+    steps = np.diff(row_ids)
+    if (steps <= 0).any():
+        i = int(np.argmax(steps <= 0)) + 1
+        if steps[i - 1] == 0:
+            message = f"RowId {row_ids[i]:g} appears twice (also on line {_line(i - 1)}); RowIds must be unique"
+        else:
+            message = f"RowId {row_ids[i]:g} follows RowId {row_ids[i - 1]:g}; RowIds must ascend"
+        raise DataError(message, file=name, row=_line(i), column="RowId")
+
+
 # --- writing -----------------------------------------------------------------------------
-
-
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-
-
-def _atomic_write_bytes(path: Path, payload: bytes) -> None:
-    """Write ``payload`` to ``path`` via a temporary file and rename: never half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(payload)
-        os.chmod(temp, 0o666 & ~_UMASK)  # mkstemp makes owner-only files; follow the umask instead
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write text atomically (temporary file in the same folder, then rename)."""
-    _atomic_write_bytes(Path(path), text.encode())
 
 
 _PIXEL_TEXT = np.array([str(v) for v in range(256)], dtype=object)
@@ -475,9 +446,9 @@ def _write_csv(path: Path, frame: pd.DataFrame, member: str) -> None:
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             archive.writestr(member, text)
-        _atomic_write_bytes(path, buffer.getvalue())
+        write_bytes(path, buffer.getvalue())
     else:
-        atomic_write_text(path, text)
+        write_text(path, text)
 
 
 def write_training_csv(path: str | Path, images: np.ndarray, keypoints: np.ndarray) -> None:

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fkd.data import DataError, atomic_write_text, load_lookup
+from fkd.atomic import check_destination, write_text
+from fkd.data import DataError, load_lookup
 from fkd.keypoints import COORDINATE_COLUMNS, IMAGE_SIZE
 
 
@@ -40,9 +41,7 @@ def submission_frame(image_ids: np.ndarray, predictions_px: np.ndarray, lookup: 
 def write_submission(image_ids: np.ndarray, predictions_px: np.ndarray, lookup_path: str | Path,
                      out_path: str | Path) -> Path:
     """Write the submission CSV atomically; returns its path."""
-    out = Path(out_path)
-    if not out.parent.is_dir():
-        raise DataError("the folder for the submission does not exist", file=out.parent)
+    out = check_destination(out_path, "submission")
     frame = submission_frame(image_ids, predictions_px, load_lookup(lookup_path), str(lookup_path))
-    atomic_write_text(out, frame.to_csv(index=False, float_format="%.4f", lineterminator="\n"))
+    write_text(out, frame.to_csv(index=False, float_format="%.4f", lineterminator="\n"))
     return out

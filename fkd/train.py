@@ -8,14 +8,14 @@ seed on the same machine gives the same weights.
 
 Conventions (see ``fkd.keypoints``): images are uint8 N x 96 x 96; keypoints are
 float32 N x 30 pixels with NaN for missing; networks see ``images / 255`` and learn
-``(pixels - 48) / 48``; :func:`predict` always answers in pixels.
+``fkd.keypoints.normalise(pixels)`` = ``(pixels - 48) / 48``; :func:`predict` always
+answers in pixels.
 """
 
 from __future__ import annotations
 
 import functools
 import os
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,14 +28,13 @@ import pandas as pd
 import tensorflow as tf
 from sklearn.neighbors import KNeighborsRegressor
 
+from fkd.atomic import atomic_path
 from fkd.augment import make_augmenter
 from fkd.configs import Augmentation, ModelConfig
+from fkd.data import DataError
 from fkd.evaluate import rmse
-from fkd.keypoints import COORDINATE_COLUMNS, FLIP_PERMUTATION, IMAGE_SIZE
+from fkd.keypoints import COORDINATE_COLUMNS, HALF, IMAGE_SIZE, mirror_normalised, normalise, to_pixels
 from fkd.models import build_model, make_optimizer
-
-HALF = IMAGE_SIZE / 2
-"""The study's normalisation: targets are (pixels - 48) / 48."""
 
 N_COORDINATES = len(COORDINATE_COLUMNS)
 
@@ -214,11 +213,6 @@ def evaluation_dataset(images: np.ndarray, targets: np.ndarray, batch_size: int)
     )
 
 
-def normalise_keypoints(pixels: np.ndarray) -> np.ndarray:
-    """Pixel coordinates to the networks' units, ``(pixels - 48) / 48`` (NaN stays NaN)."""
-    return ((pixels - HALF) / HALF).astype(np.float32)
-
-
 def compile_model(config: ModelConfig, steps_per_epoch: int, epochs: int) -> keras.Model:
     """The config's network, compiled with its optimizer, the masked loss and pixel RMSE.
 
@@ -338,10 +332,10 @@ def train(
     with strategy.scope():
         model = compile_model(config, steps_per_epoch, epochs)
     train_data = training_dataset(
-        images[rows], normalise_keypoints(targets), batch_size, seed, config.augmentation
+        images[rows], normalise(targets), batch_size, seed, config.augmentation
     )
     val_data = (
-        evaluation_dataset(val_images, normalise_keypoints(val_keypoints), max(batch_size, 256))
+        evaluation_dataset(val_images, normalise(val_keypoints), max(batch_size, 256))
         if has_val
         else None
     )
@@ -381,12 +375,12 @@ def _train_knn(
         )
     rows, targets = apply_missing_policy(keypoints, config.missing)
     start = time.perf_counter()
-    model = KNeighborsRegressor(config.k).fit(_flat_pixels(images[rows]), normalise_keypoints(targets))
+    model = KNeighborsRegressor(config.k).fit(_flat_pixels(images[rows]), normalise(targets))
     seconds = time.perf_counter() - start
-    train_predictions = model.predict(_flat_pixels(images[rows])) * HALF + HALF
-    history = {"loss": [float(np.mean(((train_predictions - targets) / HALF) ** 2))]}
+    train_predictions = model.predict(_flat_pixels(images[rows]))
+    history = {"loss": [float(np.mean((train_predictions - normalise(targets)) ** 2))]}
     if val_images is not None:
-        val_predictions = model.predict(_flat_pixels(val_images)) * HALF + HALF
+        val_predictions = to_pixels(model.predict(_flat_pixels(val_images)))
         history["val_rmse"] = [rmse(val_keypoints, val_predictions)]
     return TrainedModel(model, config, history, seconds, len(rows) / max(seconds, 1e-9), 1)
 
@@ -423,19 +417,9 @@ def predict(
     normalised = _predict_normalised(model, images, batch_size)
     if config.tta_flip:
         mirrored = _predict_normalised(model, np.ascontiguousarray(images[:, :, ::-1]), batch_size)
-        normalised = (normalised + unflip_normalised(mirrored)) / 2
-    return (normalised * HALF + HALF).astype(np.float32)
-
-
-def unflip_normalised(predictions: np.ndarray) -> np.ndarray:
-    """Map predictions made on mirrored faces back onto the original faces.
-
-    Mirroring is its own inverse: negate x (x -> -x normalised, i.e. 96 - x pixels,
-    see :mod:`fkd.augment`) and swap each left/right pair.
-    """
-    unflipped = np.array(predictions, dtype=np.float32, copy=True)
-    unflipped[:, 0::2] *= -1
-    return unflipped[:, FLIP_PERMUTATION]
+        # Mirroring is its own inverse: mirror the answer back onto the original face.
+        normalised = (normalised + mirror_normalised(mirrored)) / 2
+    return to_pixels(normalised)
 
 
 def _predict_normalised(model: Model, images: np.ndarray, batch_size: int) -> np.ndarray:
@@ -470,21 +454,28 @@ def save_model(model: keras.Model, path: str | Path) -> None:
         )
     if path.suffix != ".keras":
         raise ValueError(f"{path}: model files must end in .keras")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".keras")
-    os.close(handle)
-    try:
+    with atomic_path(path, suffix=".keras") as temporary:
         model.save(temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+
+
+class ModelFileError(DataError):
+    """A saved model that cannot be loaded; the message names the file and what to do."""
 
 
 def load_model(path: str | Path) -> keras.Model:
     """A network saved by :func:`save_model`, ready to predict (not compiled).
 
     ``safe_mode=True`` refuses files that would run arbitrary code (Lambda layers);
-    our models use stock layers only.
+    our models use stock layers only, so a refusal means the file is not one of
+    ours. Any file that will not load -- refused, truncated, not a model -- raises
+    :class:`ModelFileError` naming it, why, and what to do.
     """
-    return keras.saving.load_model(path, safe_mode=True, compile=False)
+    path = Path(path)
+    try:
+        return keras.saving.load_model(path, safe_mode=True, compile=False)
+    except Exception as error:  # Keras raises ValueError, OSError, zipfile errors, KeyError...
+        reason = " ".join(str(error).split())[:300] or type(error).__name__
+        raise ModelFileError(
+            f"this saved model cannot be loaded ({type(error).__name__}: {reason}). It was damaged, "
+            "or not written by fkd; delete it and train the model again (fkd train ...)", file=path,
+        ) from None

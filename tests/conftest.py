@@ -1,4 +1,4 @@
-"""Shared fixtures: tiny hand-checkable Kaggle-layout files, and the shared faces15 data."""
+"""Shared fixtures: tiny hand-checkable Kaggle-layout files, the shared faces15 data, a private cache."""
 
 from __future__ import annotations
 
@@ -9,9 +9,15 @@ import pytest
 
 from fkd.data import write_test_csv, write_training_csv
 from fkd.keypoints import COORDINATE_COLUMNS
+from tests.helpers import FACES15, tiny_faces
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-FACES15 = SHARED_DATA / "faces15"
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets fkd's cache (demo faces, parsed files) in a folder of the test session, not the user's."""
+    folder = tmp_path_factory.getbasetemp() / "fkd-cache"
+    monkeypatch.setenv("FKD_CACHE_DIR", str(folder))
+    return folder
 
 
 @pytest.fixture
@@ -19,15 +25,6 @@ def faces15() -> Path:
     if not (FACES15 / "training.zip").is_file():
         pytest.skip(f"{FACES15} not found: the shared faces15 data sits beside the repository in CI")
     return FACES15
-
-
-def tiny_faces(n: int = 6, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` random images with keypoints inside the image; row 1 misses its eyebrows."""
-    rng = np.random.default_rng(seed)
-    images = rng.integers(0, 256, size=(n, 96, 96), dtype=np.uint8)
-    keypoints = rng.uniform(10, 86, size=(n, len(COORDINATE_COLUMNS))).astype(np.float32)
-    keypoints[1, 12:20] = np.nan
-    return images, keypoints
 
 
 @pytest.fixture

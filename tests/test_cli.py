@@ -60,3 +60,74 @@ def test_train_then_predict_writes_a_complete_submission(tmp_path, capsys):
     lookup = pd.read_csv(data / "IdLookupTable.csv")
     assert len(submission) == len(lookup) and submission["RowId"].tolist() == lookup["RowId"].tolist()
     assert submission["Location"].between(0, 96).all()
+
+
+# --- bad input: each class gets one clear line, and nothing is recorded or written ----------
+
+
+@pytest.mark.parametrize("option, value", [("--epochs", "-3"), ("--epochs", "0"), ("--epochs", "two"),
+                                           ("--seed", "-1"), ("--max-train-rows", "0")])
+def test_bad_numbers_are_refused_by_argparse_before_anything_runs(tmp_path, capsys, option, value):
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "--model", "cnn_flip", option, value, "--runs-dir", str(tmp_path / "runs")])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and f"argument {option}" in err and ("at least" in err or "whole number" in err)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_submission_path_that_is_a_folder_is_refused_before_work(tmp_path, capsys):
+    folder = tmp_path / "out"
+    folder.mkdir()
+    code = main(["predict", "--model", "knn", "--submission", str(folder)])
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1 and f"fkd: error: {folder}: is a folder" in err
+    assert list(folder.iterdir()) == [] and [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_a_duplicated_rowid_in_the_lookup_table_is_refused(tmp_path, capsys):
+    data = write_demo_data(tmp_path / "demo", n_train=40, n_test=4)
+    lookup = (data / "IdLookupTable.csv").read_text().splitlines()
+    lookup[3] = lookup[3].replace(lookup[3].split(",")[0], lookup[2].split(",")[0], 1)  # line 4 repeats line 3's RowId
+    (data / "IdLookupTable.csv").write_text("\n".join(lookup) + "\n")
+    runs = str(tmp_path / "runs")
+    assert main(["train", "--data", str(data), "--model", "knn", "--runs-dir", runs]) == 0
+    capsys.readouterr()
+    code = main(["predict", "--data", str(data), "--model", "knn", "--runs-dir", runs, "--submission",
+                 str(tmp_path / "s.csv")])
+    err = capsys.readouterr().err
+    assert code == 1 and "IdLookupTable.csv, line 4, column 'RowId'" in err and "appears twice" in err
+    assert not (tmp_path / "s.csv").exists()
+
+
+def _broken_model_error(tmp_path: Path, capsys, damage) -> str:
+    data = write_demo_data(tmp_path / "demo", n_train=40, n_test=4)
+    runs = tmp_path / "runs"
+    common = ["--data", str(data), "--model", "cnn_baseline", "--runs-dir", str(runs)]
+    assert main(["train", *common, "--epochs", "1", "--max-train-rows", "20"]) == 0
+    (model,) = (runs / "models").iterdir()
+    damage(model)
+    capsys.readouterr()
+    code = main(["predict", *common, "--submission", str(tmp_path / "s.csv")])
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in err and err.splitlines()[-1].startswith(f"fkd: error: {model}: ")
+    assert "delete it and train the model again" in err and not (tmp_path / "s.csv").exists()
+    return err.splitlines()[-1]
+
+
+def test_a_truncated_model_file_names_the_file_and_what_to_do(tmp_path, capsys):
+    _broken_model_error(tmp_path, capsys, lambda path: path.write_bytes(path.read_bytes()[:500]))
+
+
+def test_a_model_that_safe_mode_refuses_names_the_file_and_why(tmp_path, capsys):
+    import keras
+
+    def unsafe(path: Path) -> None:  # a Lambda layer: Keras' safe mode will not deserialise its code
+        keras.Sequential([keras.Input((96, 96, 1)), keras.layers.Lambda(lambda x: x * 2)]).save(path)
+
+    assert "safe" in _broken_model_error(tmp_path, capsys, unsafe).lower()
+
+
+def test_python_dash_m_fkd_is_the_fkd_command(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "fkd", "train", "--help"], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0 and "--max-train-rows" in done.stdout

@@ -16,7 +16,7 @@ from fkd.data import (
     write_training_csv,
 )
 from fkd.keypoints import COORDINATE_COLUMNS
-from tests.conftest import tiny_faces
+from tests.helpers import tiny_faces
 
 HEADER = ",".join(COORDINATE_COLUMNS) + ",Image\n"
 
@@ -83,7 +83,7 @@ def test_archive_members_with_paths_are_refused(tmp_path):
 
 
 def test_lookup_table_reads_kaggles_own_file():
-    from tests.conftest import SHARED_DATA
+    from tests.helpers import SHARED_DATA
 
     path = SHARED_DATA / "kaggle-format" / "IdLookupTable.csv"
     if not path.is_file():

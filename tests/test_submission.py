@@ -9,7 +9,7 @@ import pytest
 from fkd.data import DataError, load_lookup
 from fkd.keypoints import COORDINATE_COLUMNS
 from fkd.submission import write_submission
-from tests.conftest import SHARED_DATA
+from tests.helpers import SHARED_DATA
 
 
 def test_submission_answers_every_lookup_row_in_order(kaggle_dir, tmp_path):

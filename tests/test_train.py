@@ -13,7 +13,7 @@ import pytest
 import tensorflow as tf
 
 from fkd.configs import get_config
-from fkd.keypoints import COORDINATE_COLUMNS
+from fkd.keypoints import COORDINATE_COLUMNS, mirror_normalised, normalise, to_pixels
 from fkd.models import build_model
 from fkd.train import (
     PixelRMSE,
@@ -23,7 +23,6 @@ from fkd.train import (
     predict,
     save_model,
     train,
-    unflip_normalised,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -201,10 +200,10 @@ def test_predict_answers_in_pixels():
     np.testing.assert_array_equal(predicted, 48.0)
 
 
-def test_unflip_negates_x_and_swaps_left_and_right():
+def test_mirroring_negates_x_and_swaps_left_and_right():
     predictions = np.zeros((1, 30), np.float32)
     predictions[0, LEFT_EYE_X : LEFT_EYE_X + 2] = (0.25, 0.1)
-    unflipped = unflip_normalised(predictions)
+    unflipped = mirror_normalised(predictions)
     np.testing.assert_allclose(unflipped[0, RIGHT_EYE_X : RIGHT_EYE_X + 2], (-0.25, 0.1))
     np.testing.assert_allclose(unflipped[0, LEFT_EYE_X : LEFT_EYE_X + 2], (0.0, 0.0))
 
@@ -214,7 +213,7 @@ def test_flip_tta_answers_a_mirrored_face_with_mirrored_keypoints(trained):
     config = result.config.replace(tta_flip=True)
     direct = predict(result.model, config, images)
     mirrored = predict(result.model, config, np.ascontiguousarray(images[:, :, ::-1]))
-    expected = unflip_normalised((mirrored - 48) / 48) * 48 + 48
+    expected = to_pixels(mirror_normalised(normalise(mirrored)))
     np.testing.assert_allclose(direct, expected, atol=1e-3)
     assert not np.allclose(direct, predict(result.model, result.config, images), atol=1e-3)
 
