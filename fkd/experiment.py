@@ -17,7 +17,7 @@ import numpy as np
 from fkd.configs import ModelConfig, get_config
 from fkd.data import Dataset
 from fkd.evaluate import per_keypoint_rmse, rmse
-from fkd.results import RunKey, model_path, read_record, write_record
+from fkd.results import RunKey, add_name, model_path, read_record, write_record
 from fkd.splits import Split, make_split
 
 DEFAULT_RUNS_DIR = Path("runs")
@@ -83,7 +83,10 @@ def run_experiment(
     config = get_config(config) if isinstance(config, str) else config
     split = split or default_split(config)
     runs_dir = Path(runs_dir) if runs_dir is not None else DEFAULT_RUNS_DIR
-    epochs = epochs or config.epochs
+    epochs = config.epochs if epochs is None else epochs
+    if epochs < 1 or (max_train_rows is not None and max_train_rows < 1) or seed < 0:
+        raise ValueError(f"{config.name}: epochs and max_train_rows must be at least 1 and seed at least 0 "
+                         f"(got epochs={epochs}, max_train_rows={max_train_rows}, seed={seed})")
     the_split = make_split(split, dataset)
     rows = training_rows(the_split, max_train_rows, seed)
     key = RunKey(config, dataset.fingerprint, split, seed, epochs, max_train_rows)
@@ -116,6 +119,7 @@ def run_experiment(
         "description": config.description,
         "data_source": dataset.source,
         "n_train": int(len(rows)),
+        "n_learned": int(len(training.apply_missing_policy(dataset.keypoints[rows], config.missing)[0])),
         "n_val": int(len(the_split.val)),
         "val_rmse": score,
         "per_keypoint_rmse": per_keypoint_rmse(val_keypoints, predictions),
@@ -126,6 +130,8 @@ def run_experiment(
     }
     if previous is None or abs(previous["val_rmse"] - score) > 1e-9:
         write_record(runs_dir, key, record)
+    else:
+        add_name(runs_dir, key, config.name)
     return RunResult(
         config=config, split=the_split, seed=seed, epochs=epochs, val_rmse=score,
         per_keypoint=record["per_keypoint_rmse"], history=history, seconds=seconds,

@@ -2,19 +2,22 @@
 
 Layout of a runs folder::
 
-    runs/results/<model>-<key>.json   what was run, on what data, and how it scored
-    runs/models/<model>-<key>.keras   the trained network (native Keras format)
+    runs/results/<key>.json   what was run, on what data, and how it scored
+    runs/models/<key>.keras   the trained network (native Keras format)
 
-``key`` hashes everything that determines a trained model (config, data
-fingerprint, split, seed, epochs, row limit), so asking for the same run again
-finds the model instead of retraining it. Every file is written to a temporary
-name and renamed, so an interrupted run never leaves a half-written record or model.
+``key`` hashes everything that determines what is trained -- the config's
+training fields (not its name or description), the data fingerprint, the split,
+the seed, the epochs and the row limit -- so asking for the same training again,
+under any name, finds the model instead of retraining it. The record lists every
+name the run answers to (``knn`` and ``knn_k5`` are one k-NN; ``modelh_6`` and
+``modelh_9`` one network). Every file is written atomically (:mod:`fkd.atomic`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import platform
 import time
 from dataclasses import dataclass
@@ -22,21 +25,15 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from tabulate import tabulate
-
+from fkd.atomic import to_json, write_json
 from fkd.configs import ModelConfig
-from fkd.data import atomic_write_text
+from fkd.display import Table
+from fkd.original import reported_text
 from fkd.profiles import Profile
 
-STUDY_REPORTED_RMSE: dict[str, float] = {
-    "knn": 2.45, "nn2": 3.14, "cnn_baseline": 2.09, "cnn_flip": 1.60,
-    "modelh_1": 1.99, "modelh_2": 2.47, "modelh_3": 1.73, "modelh_4": 1.66, "modelh_5": 1.63,
-    "modelh_6": 1.44, "modelh_66": 1.45, "modelh_6_1": 1.45, "modelh_8": 1.58, "modelh_9": 1.43,
-    "modelh_10": 1.43, "modelh_11": 1.38, "modelh_11_1": 1.40, "modelh_12": 1.38,
-}
-"""RMSE (px) the study reported on its own validation split of Kaggle's data, for comparison."""
-
 _VERSIONED = ("fkd", "numpy", "pandas", "scikit-learn", "tensorflow", "keras")
+_NOT_TRAINING = ("name", "description")
+"""Config fields that label a model without changing what is trained."""
 
 
 @dataclass(frozen=True)
@@ -52,24 +49,21 @@ class RunKey:
 
     @property
     def digest(self) -> str:
-        payload = json.dumps(
-            {"config": self.config.to_dict(), "fingerprint": self.fingerprint, "split": self.split,
-             "seed": self.seed, "epochs": self.epochs, "max_train_rows": self.max_train_rows},
-            sort_keys=True,
+        trained = {k: v for k, v in self.config.to_dict().items() if k not in _NOT_TRAINING}
+        payload = to_json(
+            {"config": trained, "fingerprint": self.fingerprint, "split": self.split, "seed": self.seed,
+             "epochs": self.epochs, "max_train_rows": self.max_train_rows},
+            indent=None,
         )
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
-    @property
-    def stem(self) -> str:
-        return f"{self.config.name}-{self.digest}"
-
 
 def model_path(runs_dir: str | Path, key: RunKey) -> Path:
-    return Path(runs_dir) / "models" / f"{key.stem}.keras"
+    return Path(runs_dir) / "models" / f"{key.digest}.keras"
 
 
 def record_path(runs_dir: str | Path, key: RunKey) -> Path:
-    return Path(runs_dir) / "results" / f"{key.stem}.json"
+    return Path(runs_dir) / "results" / f"{key.digest}.json"
 
 
 def versions() -> dict[str, str]:
@@ -83,10 +77,22 @@ def versions() -> dict[str, str]:
     return found
 
 
+def trained(run: dict[str, Any]) -> bool:
+    """Whether a record describes a model that really trained and scored (never an empty run)."""
+    score = run.get("val_rmse")
+    return run.get("epochs", 0) >= 1 and isinstance(score, (int, float)) and math.isfinite(score)
+
+
 def write_record(runs_dir: str | Path, key: RunKey, record: dict[str, Any]) -> Path:
-    """Store a run's record atomically; the key's fields and versions are added to it."""
+    """Store a run's record atomically; the key's fields, every name it answers to and versions are added.
+
+    Refuses a record of a run that did not train (no epochs, no finite score), so
+    such a run can never be found later as the latest one.
+    """
+    names = run_names(read_record(runs_dir, key) or {})
     full = {
         "model": key.config.name,
+        "names": names + [key.config.name] * (key.config.name not in names),
         "key": key.digest,
         "config": key.config.to_dict(),
         "data_fingerprint": key.fingerprint,
@@ -98,9 +104,10 @@ def write_record(runs_dir: str | Path, key: RunKey, record: dict[str, Any]) -> P
         "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         **record,
     }
-    path = record_path(runs_dir, key)
-    atomic_write_text(path, json.dumps(full, indent=1, sort_keys=True, default=float))
-    return path
+    if not trained(full):
+        raise ValueError(f"refusing to record {key.config.name!r}: it did not train (epochs {key.epochs}, "
+                         f"score {record.get('val_rmse')!r})")
+    return write_json(record_path(runs_dir, key), full)
 
 
 def read_record(runs_dir: str | Path, key: RunKey) -> dict[str, Any] | None:
@@ -108,15 +115,29 @@ def read_record(runs_dir: str | Path, key: RunKey) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
+def add_name(runs_dir: str | Path, key: RunKey, name: str) -> None:
+    """Note that a recorded run also answers to ``name`` (the same training asked for by another name)."""
+    record = read_record(runs_dir, key)
+    if record is not None and name not in run_names(record):
+        write_json(record_path(runs_dir, key), {**record, "names": [*run_names(record), name]})
+
+
+def run_names(run: dict[str, Any]) -> list[str]:
+    """Every name a recorded run answers to, the one it was first trained under first."""
+    return list(run.get("names") or ([run["model"]] if "model" in run else []))
+
+
 def load_runs(runs_dir: str | Path, fingerprint: str | None = None) -> list[dict[str, Any]]:
-    """All recorded runs, oldest first; only those on data ``fingerprint`` when given."""
+    """All recorded runs that trained, oldest first; only those on data ``fingerprint`` when given."""
     folder = Path(runs_dir) / "results"
     runs = []
     for path in sorted(folder.glob("*.json")):
         try:
             run = json.loads(path.read_text())
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, UnicodeDecodeError):
             continue  # a foreign or damaged file is not a result; records themselves are atomic
+        if not isinstance(run, dict) or "model" not in run or not trained(run):
+            continue
         if fingerprint is None or run.get("data_fingerprint") == fingerprint:
             runs.append(run)
     return sorted(runs, key=lambda run: (run.get("recorded_at", ""), run["model"]))
@@ -136,80 +157,65 @@ def runs_for_profile(runs_dir: str | Path, fingerprint: str, profile: Profile) -
 
 
 def latest_run(runs_dir: str | Path, model: str, fingerprint: str) -> dict[str, Any] | None:
-    """The most recent recorded run of ``model`` on data ``fingerprint``, if any."""
-    matching = [run for run in load_runs(runs_dir, fingerprint) if run["model"] == model]
+    """The most recent recorded run of ``model`` (by any of its names) on data ``fingerprint``, if any."""
+    matching = [run for run in load_runs(runs_dir, fingerprint) if model in run_names(run)]
     return matching[-1] if matching else None
 
 
-TABLE_HEADERS = (
-    "Model", "Split", "Missing labels", "Epochs", "Train rows", "Val RMSE (px)",
-    "Study (Kaggle, px)", "Train time (s)",
-)
+SPLIT_ORDER = ("study", "grouped", "random")
+TABLE_HEADERS = ("Model", "Split", "Labels", "Epochs", "Rows learned", "Val RMSE (px)", "Study (px)", "Train (s)")
 
 
-def rmse_table(runs: list[dict[str, Any]], fmt: str = "plain") -> str:
-    """The final table: one row per run, best validation RMSE first.
+def rmse_table(runs: list[dict[str, Any]]) -> Table:
+    """The final table: one row per training, grouped by split, best validation RMSE first.
 
-    ``fmt`` is any tabulate format: "plain" for text and PDF, "github" for markdown,
-    "html" for HTML. The study's own figure sits beside ours where it exists; it was
-    measured on Kaggle's data with a random split, so it is context, not a target.
+    Only runs on the same split were scored on the same faces, so each split's
+    runs stay together. "Study" is the figure the original study printed for
+    any of the run's names (:mod:`fkd.original`), measured on Kaggle's faces with
+    a random split: context, not a target. "Rows learned" counts the training rows
+    left after the missing-label policy.
     """
+    if not runs:
+        raise ValueError("no runs to tabulate: run the training notebooks (02 to 05) first")
+
+    def order(run: dict[str, Any]) -> tuple[int, float]:
+        split = run["split"]
+        return (SPLIT_ORDER.index(split) if split in SPLIT_ORDER else len(SPLIT_ORDER), run["val_rmse"])
+
     rows = [
-        (
-            run["model"], run["split"], run["config"]["missing"],
-            run["epochs"] if run["config"].get("kind") != "knn" else "-", run.get("n_train", ""),
-            round(run["val_rmse"], 3), STUDY_REPORTED_RMSE.get(run["model"], ""),
-            round(run.get("seconds", float("nan")), 1),
-        )
-        for run in sorted(runs, key=lambda run: run["val_rmse"])
+        (", ".join(run_names(run)), run["split"], run["config"]["missing"],
+         run["epochs"] if run["config"].get("kind") != "knn" else "–",
+         run.get("n_learned", run.get("n_train")), round(run["val_rmse"], 3),
+         reported_text(*run_names(run)), run.get("seconds"))
+        for run in sorted(runs, key=order)
     ]
-    return tabulate(rows, headers=TABLE_HEADERS, tablefmt=fmt)
+    return Table(TABLE_HEADERS, rows, note=(
+        "Runs are grouped by split: only runs on the same split were scored on the same validation faces. "
+        "Study: the original study's figure on Kaggle's faces, for context."))
 
 
-def load_benchmark(path: str | Path, fingerprint: str) -> tuple[dict[str, Any] | None, str]:
-    """A benchmark's results if they were measured on these data, else None and why not.
+HEADLINE = (
+    ("knn", "k-nearest neighbours, k = 5"),
+    ("nn2", "two-layer net"),
+    ("cnn_baseline", "CNN baseline"),
+    ("cnn_flip", "CNN + flips"),
+    ("modelh_12", "tuned five-convolution CNN"),
+    ("best", "fkd's own model"),
+)
+"""The rows of the study's closing table, and ours: what the report leads with."""
 
-    ``benchmarks/run.py`` writes ``benchmark.json``; a report shows it only when the
-    data fingerprint matches, so a benchmark of other data never passes for this one's.
+
+def headline_table(runs: list[dict[str, Any]]) -> Table:
+    """The study's closing table beside ours: for each of its models, our best run of it on each split.
+
+    Empty cells mean this report did not train that model on that split.
     """
-    path = Path(path)
-    if not path.is_file():
-        return None, f"no benchmark results at {path}: run `nox -s benchmark` (about 2 hours on 2 CPU cores)"
-    results = json.loads(path.read_text())
-    if results["data"]["fingerprint"] != fingerprint:
-        return None, f"{path} was measured on other data (fingerprint {results['data']['fingerprint']})"
-    return results, "ok"
+    def ours(name: str, split: str) -> float | None:
+        scores = [run["val_rmse"] for run in runs if name in run_names(run) and run["split"] == split]
+        return round(min(scores), 3) if scores else None
 
-
-def benchmark_markdown(results: dict[str, Any]) -> str:
-    """The headline tables of a benchmark as markdown: its targets, then its accuracy runs."""
-
-    def number(value: float | None) -> str:  # fractions and pixels to 3 decimals, seconds whole
-        return "–" if value is None else f"{value:.3f}" if abs(value) < 100 else f"{value:.0f}"
-
-    targets = [(t["description"], number(t["value"]), number(t["limit"]),
-                {True: "yes", False: "no"}.get(t["met"], "not measured")) for t in results["targets"]]
-    runs = [(r["model"], r["split"], r["missing"], r["epochs"], number(r["val_rmse"]),
-             number(r["val_rmse_complete_rows"]), number(r["train_seconds"])) for r in results["accuracy"]]
-    state = "complete" if results["complete"] else "INCOMPLETE"
-    return "\n\n".join([
-        f"Benchmark ({results['mode']}, {state}) started {results['started_at']}.",
-        tabulate(targets, headers=["Target", "Measured", "Limit", "Met"], tablefmt="github", disable_numparse=True),
-        tabulate(runs, headers=["Model", "Split", "Labels", "Epochs", "Val RMSE (px)", "Complete rows (px)",
-                                "Train (s)"], tablefmt="github", disable_numparse=True),
-    ])
-
-
-def accuracy_curves(
-    results: dict[str, Any], split: str = "grouped"
-) -> tuple[dict[str, tuple[list[float], list[float]]], tuple[str, float] | None]:
-    """Per-epoch (seconds, val RMSE) of each benchmark run on ``split``, and the reference's final RMSE.
-
-    Ready for :func:`fkd.plots.accuracy_over_time`; the target line is the study
-    recipe's final RMSE, the level time-to-accuracy is measured at.
-    """
-    runs = [r for r in results["accuracy"] if r["split"] == split]
-    curves = {r["model"]: (r["epoch_end_seconds"], r["val_rmse_history"]) for r in runs}
-    reference = next((r for r in runs if r["model"] == results.get("reference")), None)
-    target = (f"{reference['model']} final", reference["val_rmse_history"][-1]) if reference else None
-    return curves, target
+    rows = [(name, what, reported_text(name), ours(name, "study"), ours(name, "grouped"))
+            for name, what in HEADLINE]
+    return Table(("Model", "What it is", "Study (px)", "Ours, study split (px)", "Ours, grouped split (px)"), rows,
+                 note="The study split scores complete faces of people also seen in training; "
+                      "the grouped split scores unseen people, every label.")

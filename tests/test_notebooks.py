@@ -11,9 +11,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from fkd.report import DEMO_BANNER_TEXT, NOTEBOOKS_DIR, run_report
+from fkd.display import DEMO_BANNER_TEXT
+from fkd.report import notebooks_dir, run_report, study_notebooks
 
-NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("[0-9]*.ipynb"))
+NOTEBOOKS = study_notebooks()
 EXPECTED = ["01_eda", "02_baselines", "03_augmentation", "04_tuning", "05_appendix", "06_summary"]
 
 
@@ -56,7 +57,7 @@ def test_notebook_ends_with_going_further(path):
 
 
 def test_summary_ends_with_the_final_table():
-    last = read(NOTEBOOKS_DIR / "06_summary.ipynb").cells[-1]
+    last = read(notebooks_dir() / "06_summary.ipynb").cells[-1]
     assert last.cell_type == "code" and "final_table(" in last.source.splitlines()[-1]
 
 
