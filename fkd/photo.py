@@ -64,8 +64,11 @@ DETECT_MAX_SIDE = 1600
 """Faces are looked for on a copy of the photo shrunk to at most this many pixels a
 side (MTCNN's time grows with the pixel count); crops are cut from the full photo."""
 
-MIN_CONFIDENCE = 0.9
-"""Detections less sure than this are dropped."""
+MIN_CONFIDENCE = 0.8
+"""Detections less sure than this are dropped. 0.8 is MTCNN's own final threshold: on
+faces15 faces enlarged 2x-5x, blurred by the enlargement, a few real faces scored
+0.85-0.9, and nothing else scored above 0.8 (benchmarks/photo_framing.py). Raise it
+to drop doubtful faces in a busy photo."""
 
 # How a detector box becomes a training-style crop square. With the MTCNN box's
 # centre (cx, cy), width w and height h, and r = sqrt(w * h):
@@ -79,8 +82,9 @@ MIN_CONFIDENCE = 0.9
 # Faces placed twice show that this error belongs to each face's own framing in
 # faces15 (its random crop jitter, and pose), not to the detector (whose own noise
 # is about 1 crop pixel in the centre, 2 in the size): nothing computed from the
-# box can remove it (adding MTCNN's five landmarks to a least-squares fit gained
-# 0.2-0.4 px), and the models learned from crops framed with that same jitter. The
+# box can remove it (a least-squares fit that also used MTCNN's five landmarks put
+# the keypoints only 0.2 crop pixels closer), and the models learned from crops
+# framed with that same jitter. The
 # box is about 0.77 times as wide as tall; the crop is a square 1.14 times its
 # geometric mean, centred 2% of r right of and below the box centre.
 CROP_SIZE = 1.1384
@@ -394,7 +398,7 @@ def draw_annotated(rgb: np.ndarray, boxes: Sequence[FaceBox], keypoints_px: np.n
             (box.x + 2 * line, box.y + 2 * line), str(number), fill=_BOX_COLOUR,
             font_size=font_size, stroke_width=max(1, font_size // 10), stroke_fill=(0, 0, 0),
         )
-        radius = max(1.5, 1.3 * unit)
+        radius = max(2.0, 1.6 * unit)
         for k, name in enumerate(KEYPOINT_NAMES):
             px, py = face[2 * k], face[2 * k + 1]
             if not (np.isfinite(px) and np.isfinite(py)):
