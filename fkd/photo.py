@@ -48,7 +48,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
 
 from fkd.data import DataError
 from fkd.keypoints import COORDINATE_COLUMNS, IMAGE_SIZE, KEYPOINT_NAMES
@@ -393,10 +393,11 @@ def draw_annotated(rgb: np.ndarray, boxes: Sequence[FaceBox], keypoints_px: np.n
         unit = box.size / IMAGE_SIZE  # photo pixels per crop pixel
         line = max(1, round(0.8 * unit))
         draw.rectangle((box.x, box.y, box.x + box.size, box.y + box.size), outline=_BOX_COLOUR, width=line)
-        font_size = max(10, round(7 * unit))
+        font_size = max(12, round(10 * unit))
         draw.text(
-            (box.x + 2 * line, box.y + 2 * line), str(number), fill=_BOX_COLOUR,
-            font_size=font_size, stroke_width=max(1, font_size // 10), stroke_fill=(0, 0, 0),
+            (box.x + 2 * line, box.y + line), str(number), fill=_BOX_COLOUR,
+            font=ImageFont.load_default(font_size),  # scalable where Pillow has FreeType
+            stroke_width=max(1, font_size // 12), stroke_fill=(0, 0, 0),
         )
         radius = max(2.0, 1.6 * unit)
         for k, name in enumerate(KEYPOINT_NAMES):
@@ -417,7 +418,7 @@ PredictFn = Callable[[np.ndarray], np.ndarray]
 
 
 def annotate_photo(
-    photo: str | Path,
+    photo: str | Path | np.ndarray,
     predict_fn: PredictFn,
     out_png: str | Path | None = None,
     keypoints_csv: str | Path | None = None,
@@ -426,6 +427,7 @@ def annotate_photo(
 ) -> PhotoResult:
     """Find every face in ``photo``, predict its keypoints, optionally write the results.
 
+    ``photo``: a file, or an RGB uint8 H x W x 3 array already read (a notebook's).
     ``predict_fn(crops)`` takes uint8 N x 96 x 96 and returns N x 30 keypoints in
     crop pixels, e.g. ``lambda crops: fkd.train.predict(model, config, crops)``.
     ``out_png``: the annotated photo (format from the suffix, e.g. ``.png``);
@@ -434,7 +436,8 @@ def annotate_photo(
     a failure leaves no output file at all. Raises :class:`DataError` naming the
     file for a bad photo, a photo with no face, or an output folder that is missing.
     """
-    path = Path(photo)
+    in_memory = isinstance(photo, np.ndarray)
+    path = Path("<photo array>" if in_memory else photo)
     outputs = [Path(p) for p in (out_png, keypoints_csv) if p is not None]
     for out in outputs:
         if not out.parent.is_dir():
@@ -442,7 +445,7 @@ def annotate_photo(
     if out_png is not None:
         _image_format(Path(out_png))  # refuse an unknown suffix before the slow part
 
-    rgb = read_photo(path)
+    rgb = _check_rgb(photo) if in_memory else read_photo(path)
     boxes = detect_faces(rgb, min_confidence=min_confidence)
     if not boxes:
         raise PhotoError(

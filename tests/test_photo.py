@@ -387,3 +387,5 @@ def test_a_real_portrait_gets_one_face_framed_like_a_training_face(tmp_path, fac
     assert named["left_eye_center_y"] < named["nose_tip_y"] < named["mouth_center_bottom_lip_y"]
     inside = (result.keypoints_96 > 0) & (result.keypoints_96 < IMAGE_SIZE)
     assert inside.all()
+    again = photo.annotate_photo(result.rgb, predict_fn)  # a photo already in memory (a notebook's)
+    np.testing.assert_array_equal(again.keypoints, result.keypoints)
