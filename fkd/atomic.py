@@ -23,7 +23,7 @@ import json
 import math
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +88,29 @@ def write_bytes(path: str | Path, payload: bytes) -> Path:
 def write_text(path: str | Path, text: str) -> Path:
     """Write UTF-8 text to ``path`` atomically; returns the path."""
     return write_bytes(path, text.encode("utf-8"))
+
+
+def write_all(payloads: Sequence[tuple[str | Path, bytes]]) -> None:
+    """Write several files all or nothing: every payload to a temporary file first, then each renamed
+    into place; if anything fails, the temporary files and the outputs already placed are removed."""
+    staged: list[tuple[Path, int, Path]] = []
+    placed: list[Path] = []
+    try:
+        for path, payload in payloads:
+            temporary, mode = _new_temporary(Path(path), ".tmp")
+            staged.append((temporary, mode, Path(path)))
+            temporary.write_bytes(payload)
+        for temporary, mode, path in staged:
+            os.chmod(temporary, mode)
+            os.replace(temporary, path)
+            placed.append(path)
+    except BaseException:
+        for path in placed:
+            path.unlink(missing_ok=True)
+        raise
+    finally:
+        for temporary, _, _ in staged:
+            temporary.unlink(missing_ok=True)
 
 
 def plain(value: Any) -> Any:

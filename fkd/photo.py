@@ -43,8 +43,6 @@ from __future__ import annotations
 import functools
 import io
 import math
-import os
-import tempfile
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -54,6 +52,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
 
+from fkd.atomic import check_destination, write_all
 from fkd.data import DataError
 from fkd.keypoints import COORDINATE_COLUMNS, IMAGE_SIZE, KEYPOINT_NAMES
 
@@ -445,8 +444,7 @@ def annotate_photo(
     path = Path("<photo array>" if in_memory else photo)
     outputs = [Path(p) for p in (out_png, keypoints_csv) if p is not None]
     for out in outputs:
-        if not out.parent.is_dir():
-            raise PhotoError("the folder for this output does not exist", file=out)
+        check_destination(out, "output")
     if out_png is not None:
         _image_format(Path(out_png))  # refuse an unknown suffix before the slow part
 
@@ -475,7 +473,7 @@ def annotate_photo(
     if keypoints_csv is not None:
         text = result.table.to_csv(index=False, float_format="%.3f", lineterminator="\n")
         payloads.append((Path(keypoints_csv), text.encode()))
-    _write_all_or_nothing(payloads)
+    write_all(payloads)
     return result
 
 
@@ -485,37 +483,6 @@ def _image_format(path: Path) -> str:
     if fmt not in ("PNG", "JPEG", "WEBP", "TIFF", "BMP"):
         raise PhotoError("the annotated photo needs a .png, .jpg, .webp, .tif or .bmp name", file=path)
     return fmt
-
-
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-
-
-def _write_all_or_nothing(payloads: Sequence[tuple[Path, bytes]]) -> None:
-    """Write every file through a temporary file in its folder, then rename them all into place.
-
-    If anything fails, the temporary files are removed, and so are outputs already
-    renamed into place: a failed run leaves none of its files behind.
-    """
-    temps: list[tuple[str, Path]] = []
-    placed: list[Path] = []
-    try:
-        for path, payload in payloads:
-            handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-            temps.append((temp, path))
-            with os.fdopen(handle, "wb") as out:
-                out.write(payload)
-            os.chmod(temp, 0o666 & ~_UMASK)  # mkstemp makes owner-only files; follow the umask
-        for temp, path in temps:
-            os.replace(temp, path)
-            placed.append(path)
-    except BaseException:
-        for path in placed:
-            path.unlink(missing_ok=True)
-        raise
-    finally:
-        for temp, _ in temps:
-            Path(temp).unlink(missing_ok=True)
 
 
 # --- checks ---------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from PIL import Image
 
 from fkd import photo
 from fkd.data import DataError
+from fkd.errors import FkdError
 from fkd.keypoints import COORDINATE_COLUMNS, IMAGE_SIZE
 from tests.conftest import FACES15
 
@@ -233,7 +234,7 @@ def test_an_enormous_photo_is_refused_before_decoding(tmp_path, monkeypatch):
 
 def test_a_missing_output_folder_is_refused_first(tmp_path):
     path = _save(_gradient(50, 50), tmp_path / "p.png")
-    with pytest.raises(DataError, match="folder") as caught:
+    with pytest.raises(FkdError, match="folder") as caught:
         photo.annotate_photo(path, _never_called, out_png=tmp_path / "no" / "a.png")
     assert "\n" not in str(caught.value)
 
@@ -357,7 +358,9 @@ def test_a_failure_while_writing_leaves_no_output(tmp_path, faces15_faces, monke
     path = _save(rgb, tmp_path / "p.png")
     outputs = tmp_path / "out"
     outputs.mkdir()
-    real_replace, calls = photo.os.replace, []
+    from fkd import atomic
+
+    real_replace, calls = atomic.os.replace, []
 
     def replace_then_fail(src, dst):
         calls.append(dst)
@@ -365,7 +368,7 @@ def test_a_failure_while_writing_leaves_no_output(tmp_path, faces15_faces, monke
             raise OSError(28, "No space left on device")
         real_replace(src, dst)
 
-    monkeypatch.setattr(photo.os, "replace", replace_then_fail)
+    monkeypatch.setattr(atomic.os, "replace", replace_then_fail)
     with pytest.raises(OSError):
         photo.annotate_photo(path, predict_fn, out_png=outputs / "a.png", keypoints_csv=outputs / "k.csv")
     assert len(calls) == 2 and list(outputs.iterdir()) == []
