@@ -23,14 +23,17 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
+import shutil
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
 
-from fkd.atomic import write_bytes, write_text
+from fkd.atomic import atomic_path, write_bytes, write_text
 from fkd.errors import FkdError
 from fkd.keypoints import COORDINATE_COLUMNS, IMAGE_SIZE
 
@@ -42,6 +45,13 @@ DEMO_MARKER = "FKD_DEMO_DATA.txt"
 TRAINING_COLUMNS = (*COORDINATE_COLUMNS, "Image")
 TEST_COLUMNS = ("ImageId", "Image")
 LOOKUP_COLUMNS = ("RowId", "ImageId", "FeatureName")
+MAX_MEMBER_BYTES = 2_000_000_000
+"""An archive member declaring more bytes than this (2 GB) once unpacked is refused before it is read.
+
+Kaggle's largest file, ``training.csv``, is about 240 MB; a member far larger is a
+damaged or hostile archive, and reading it whole would exhaust the memory.
+"""
+_READ_PIECE = 4 << 20
 _EXTRACT_DIR = ".fkd-extracted"
 _COMPETITION_MEMBERS = ("training.zip", "test.zip", "IdLookupTable.csv", "SampleSubmission.csv")
 
@@ -137,11 +147,23 @@ def _competition_zip(folder: Path) -> Path | None:
     return None
 
 
+def _check_member_size(archive_path: Path, info: zipfile.ZipInfo) -> None:
+    """Refuse, before reading a byte of it, a member that says it unpacks to more than :data:`MAX_MEMBER_BYTES`."""
+    if info.file_size > MAX_MEMBER_BYTES:
+        raise DataError(
+            f"archive member {info.filename!r} would unpack to {info.file_size:,} bytes "
+            f"({info.compress_size:,} bytes packed), more than the {MAX_MEMBER_BYTES:,}-byte limit "
+            "for one data file; refusing to read it (is the archive damaged, or not Kaggle's?)",
+            file=archive_path,
+        )
+
+
 def extract_competition_zip(archive_path: Path, dest: Path) -> Path:
     """Safely extract Kaggle's competition zip into ``dest``.
 
     Only the known file names are extracted, each checked to be a plain name (no
-    folders, no ``..``), so a crafted archive cannot write outside ``dest``.
+    folders, no ``..``) and of a sane size (:data:`MAX_MEMBER_BYTES`), so a crafted
+    archive can neither write outside ``dest`` nor fill the disk or memory.
     """
     dest.mkdir(parents=True, exist_ok=True)
     try:
@@ -154,9 +176,12 @@ def extract_competition_zip(archive_path: Path, dest: Path) -> Path:
                     )
                 if name not in (*_COMPETITION_MEMBERS, "training.csv", "test.csv"):
                     continue
+                _check_member_size(archive_path, info)
                 target = dest / name
                 if not target.exists() or target.stat().st_size != info.file_size:
-                    write_bytes(target, archive.read(info))
+                    with atomic_path(target) as temporary, archive.open(info) as member, \
+                            open(temporary, "wb") as out:
+                        shutil.copyfileobj(member, out, _READ_PIECE)
     except zipfile.BadZipFile as error:
         raise DataError(f"not a readable zip archive ({error})", file=archive_path) from None
     return dest
@@ -189,28 +214,53 @@ def find_data(folder: str | Path) -> DataFiles:
 # --- reading ---------------------------------------------------------------------------
 
 
-def _read_text(path: Path, member: str) -> tuple[str, str]:
-    """The CSV text at ``path`` (a .csv, or a .zip holding ``member``) and a display name."""
+def _read_into(stream: BinaryIO, size: int) -> bytearray:
+    """Up to ``size`` bytes of ``stream``, read piece by piece into one buffer (no second copy)."""
+    buffer = bytearray(size)
+    filled = 0
+    with memoryview(buffer) as view:
+        while filled < size:
+            count = stream.readinto(view[filled:filled + _READ_PIECE])
+            if not count:
+                break
+            filled += count
+    del buffer[filled:]
+    return buffer
+
+
+def _read_raw(path: Path, member: str) -> tuple[bytearray, str, str | None]:
+    """The bytes at ``path`` (a .csv, or a .zip holding ``member``), a display name, and the member read.
+
+    A zip member is unpacked piece by piece into a buffer of its declared size, after
+    checking that size against :data:`MAX_MEMBER_BYTES`; the declared size is also
+    all that is read (zipfile checks the CRC), so a lying archive cannot grow it.
+    """
     if not path.is_file():
         raise DataError("file not found", file=path)
     if path.suffix.lower() != ".zip":
-        raw, name = path.read_bytes(), str(path)
-    else:
-        try:
-            with zipfile.ZipFile(path) as archive:
-                names = [n for n in archive.namelist() if not n.endswith("/")]
-                csvs = [n for n in names if n.lower().endswith(".csv")]
-                chosen = member if member in names else (csvs[0] if len(csvs) == 1 else None)
-                if chosen is None:
-                    raise DataError(
-                        f"zip holds no {member} (members: {', '.join(names) or 'none'})", file=path
-                    )
-                raw = archive.read(chosen)
-        except (zipfile.BadZipFile, EOFError, OSError) as error:
-            if isinstance(error, DataError):
-                raise
-            raise DataError(f"not a readable zip archive ({error})", file=path) from None
-        name = f"{path}:{chosen}"
+        with open(path, "rb", buffering=0) as stream:
+            return _read_into(stream, os.fstat(stream.fileno()).st_size), str(path), None
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = [n for n in archive.namelist() if not n.endswith("/")]
+            csvs = [n for n in names if n.lower().endswith(".csv")]
+            chosen = member if member in names else (csvs[0] if len(csvs) == 1 else None)
+            if chosen is None:
+                raise DataError(
+                    f"zip holds no {member} (members: {', '.join(names) or 'none'})", file=path
+                )
+            info = archive.getinfo(chosen)
+            _check_member_size(path, info)
+            with archive.open(info) as stream:
+                raw = _read_into(stream, info.file_size)
+    except (zipfile.BadZipFile, EOFError, OSError) as error:
+        raise DataError(f"not a readable zip archive ({error})", file=path) from None
+    return raw, f"{path}:{chosen}", chosen
+
+
+def _read_text(path: Path, member: str) -> tuple[str, str]:
+    """The CSV text at ``path`` (a .csv, or a .zip holding ``member``) and a display name."""
+    raw, name, _ = _read_raw(path, member)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from fkd import data
 from fkd.data import (
     DataError, extract_competition_zip, find_data, load_lookup, load_test, load_training,
     write_training_csv,
@@ -19,6 +20,12 @@ from fkd.keypoints import COORDINATE_COLUMNS
 from tests.helpers import tiny_faces
 
 HEADER = ",".join(COORDINATE_COLUMNS) + ",Image\n"
+
+
+@pytest.fixture(autouse=True)
+def _own_cache(tmp_path_factory, monkeypatch):
+    """Every test here keeps fkd's cache (parsed files) in a temporary folder, never the user's."""
+    monkeypatch.setenv("FKD_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
 
 
 def _row(coords: str = ",".join(["48.0"] * 30), pixels: str | None = None) -> str:
@@ -80,6 +87,44 @@ def test_archive_members_with_paths_are_refused(tmp_path):
     with pytest.raises(DataError, match="has a path"):
         extract_competition_zip(archive, tmp_path / "out")
     assert not (tmp_path.parent / "escape.csv").exists()
+
+
+def _refuse_to_unpack(monkeypatch) -> None:
+    """Make any attempt to unpack a zip member fail the test."""
+    def fail(*args, **kwargs):
+        raise AssertionError("a member over the size limit was opened")
+
+    monkeypatch.setattr(zipfile.ZipFile, "open", fail)
+    monkeypatch.setattr(zipfile.ZipFile, "read", fail)
+
+
+def test_zip_member_over_the_size_limit_is_refused_before_it_is_read(tmp_path, monkeypatch):
+    write_training_csv(tmp_path / "training.zip", *tiny_faces())
+    size = zipfile.ZipFile(tmp_path / "training.zip").getinfo("training.csv").file_size
+    monkeypatch.setattr(data, "MAX_MEMBER_BYTES", size - 1)
+    _refuse_to_unpack(monkeypatch)
+    with pytest.raises(DataError) as caught:
+        load_training(tmp_path / "training.zip")
+    message = str(caught.value)
+    assert caught.value.file == str(tmp_path / "training.zip")
+    assert "'training.csv'" in message and f"{size:,} bytes" in message and f"{size - 1:,}-byte limit" in message
+
+
+def test_zip_member_at_the_size_limit_is_read(tmp_path, monkeypatch):
+    write_training_csv(tmp_path / "training.zip", *tiny_faces())
+    monkeypatch.setattr(data, "MAX_MEMBER_BYTES", zipfile.ZipFile(tmp_path / "training.zip").getinfo("training.csv").file_size)
+    assert len(load_training(tmp_path / "training.zip")) == 6
+
+
+def test_competition_zip_member_over_the_size_limit_is_not_extracted(kaggle_dir, tmp_path, monkeypatch):
+    bundle = tmp_path / "facial-keypoints-detection.zip"
+    with zipfile.ZipFile(bundle, "w") as archive:
+        archive.write(kaggle_dir / "training.csv", "training.csv")
+    monkeypatch.setattr(data, "MAX_MEMBER_BYTES", 1000)
+    _refuse_to_unpack(monkeypatch)
+    with pytest.raises(DataError, match=r"'training.csv' would unpack to [\d,]+ bytes .* 1,000-byte limit"):
+        extract_competition_zip(bundle, tmp_path / "out")
+    assert not (tmp_path / "out" / "training.csv").exists()
 
 
 def test_lookup_table_reads_kaggles_own_file():
