@@ -25,7 +25,9 @@ import hashlib
 import io
 import os
 import shutil
+import threading
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -52,6 +54,13 @@ Kaggle's largest file, ``training.csv``, is about 240 MB; a member far larger is
 damaged or hostile archive, and reading it whole would exhaust the memory.
 """
 _READ_PIECE = 4 << 20
+_BOM = b"\xef\xbb\xbf"
+_ASCII_SPACE = b" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"
+"""The ASCII characters ``str.strip`` removes."""
+_PIXEL_GROUP = 256
+"""Rows checked together for bad pixels: the error named is the first :func:`_parse_pixels` finds in them."""
+_PIXEL_BLOCK = 32
+"""Rows parsed per vectorised step (about 1 MB of text): its temporaries stay a few MB."""
 _EXTRACT_DIR = ".fkd-extracted"
 _COMPETITION_MEMBERS = ("training.zip", "test.zip", "IdLookupTable.csv", "SampleSubmission.csv")
 
@@ -261,11 +270,42 @@ def _read_raw(path: Path, member: str) -> tuple[bytearray, str, str | None]:
 def _read_text(path: Path, member: str) -> tuple[str, str]:
     """The CSV text at ``path`` (a .csv, or a .zip holding ``member``) and a display name."""
     raw, name, _ = _read_raw(path, member)
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise DataError(f"not UTF-8 text (byte {error.start})", file=name) from None
-    return text.replace("\r\n", "\n"), name
+    return _as_text(raw, name).decode("utf-8"), name
+
+
+def _as_text(raw: bytearray, name: str) -> bytearray:
+    """``raw`` as the text fkd reads, still as bytes: UTF-8 checked, a BOM dropped, CRLF made LF.
+
+    Changes ``raw`` in place where it can (dropping the BOM costs nothing), so the
+    common file -- ASCII, no BOM, LF -- is neither copied nor decoded to ``str``.
+    """
+    if raw.startswith(_BOM):
+        del raw[:len(_BOM)]
+    if not raw.isascii():
+        # Checked piece by piece, cut after a newline (never inside a character), so
+        # that a 100 MB file is never a 100-400 MB str as well.
+        with memoryview(raw) as view:
+            start = 0
+            while start < len(raw):
+                stop = raw.find(b"\n", start + _READ_PIECE) + 1 or len(raw)
+                try:
+                    str(view[start:stop], "utf-8")
+                except UnicodeDecodeError as error:
+                    raise DataError(f"not UTF-8 text (byte {start + error.start})", file=name) from None
+                start = stop
+    if b"\r" in raw:  # (one byte is searched for far faster than two)
+        raw = raw.replace(b"\r\n", b"\n")
+    return raw
+
+
+def _check_columns(columns: list[str], expected: tuple[str, ...], name: str) -> None:
+    missing = [c for c in expected if c not in columns]
+    extra = [c for c in columns if c not in expected and c != "Location"]
+    if missing:
+        found = f"; unexpected: {', '.join(extra)}" if extra else ""
+        raise DataError(f"missing column(s) {', '.join(missing)}{found}", file=name, row=1)
+    if extra:
+        raise DataError(f"unexpected column(s) {', '.join(extra)}", file=name, row=1)
 
 
 def _read_table(text: str, name: str, expected: tuple[str, ...]) -> pd.DataFrame:
@@ -279,13 +319,7 @@ def _read_table(text: str, name: str, expected: tuple[str, ...]) -> pd.DataFrame
     except pd.errors.ParserError as error:
         raise DataError(f"not a well-formed CSV file ({error})", file=name) from None
     columns = [str(c).strip() for c in frame.columns]
-    missing = [c for c in expected if c not in columns]
-    extra = [c for c in columns if c not in expected and c != "Location"]
-    if missing:
-        found = f"; unexpected: {', '.join(extra)}" if extra else ""
-        raise DataError(f"missing column(s) {', '.join(missing)}{found}", file=name, row=1)
-    if extra:
-        raise DataError(f"unexpected column(s) {', '.join(extra)}", file=name, row=1)
+    _check_columns(columns, expected, name)
     frame.columns = columns
     # A file ends with one newline; anything blank after the last row is ignored.
     while len(frame) and (frame.iloc[-1] == "").all():
@@ -293,6 +327,87 @@ def _read_table(text: str, name: str, expected: tuple[str, ...]) -> pd.DataFrame
     if frame.empty:
         raise DataError("the file has a header but no data rows", file=name)
     return frame
+
+
+@dataclass
+class _Table:
+    """A data file's columns as text; ``Image`` either in ``frame`` or as byte spans of ``text``."""
+
+    frame: pd.DataFrame
+    text: bytearray | None = None
+    starts: np.ndarray | None = None
+    ends: np.ndarray | None = None
+
+    def pixels(self, name: str) -> np.ndarray:
+        if self.text is None:
+            return _parse_pixels(self.frame["Image"], name)
+        return _parse_pixel_spans(self.text, self.starts, self.ends, name)
+
+
+def _split_table(text: bytearray, name: str, expected: tuple[str, ...]) -> _Table:
+    """Split CSV text (from :func:`_as_text`) into columns, checking the header and the row count.
+
+    Kaggle's files are plain: ASCII, no quotes, one row a line, the same number of
+    commas on every line. Those are split here, leaving the pixels where they are
+    (:func:`_parse_pixel_spans` reads them in place). Anything else -- quotes, blank
+    lines, ragged rows, a lone CR, odd headers -- is read by pandas as before, so that
+    it is accepted, or refused with the same message, exactly as it always was.
+    """
+    table = _split_plain(text, name, expected)
+    if table is None:
+        table = _Table(_read_table(text.decode("utf-8"), name, expected))
+    return table
+
+
+def _split_plain(text: bytearray, name: str, expected: tuple[str, ...]) -> _Table | None:
+    """:func:`_split_table` for a plain file; None when the file is not plain (nothing raised then)."""
+    if not text.isascii() or not text[:4096].strip(_ASCII_SPACE) or any(odd in text for odd in b'"\r\0'):
+        return None  # (the empty file too: pandas' path says so)
+    header_end = text.find(b"\n") + 1 or len(text) + 1
+    columns = [c.strip() for c in text[:header_end - 1].decode("ascii").split(",")]
+    if "" in columns or len(set(columns)) < len(columns) or "Image" not in columns:
+        return None  # pandas renames such columns; let it, and say what it says
+    before = columns.index("Image")
+    after = len(columns) - 1 - before
+    find, rfind, count = text.find, text.rfind, text.count
+    starts, ends, rows = [], [], []
+    line, size = header_end, len(text)
+    while line < size:
+        line_end = find(b"\n", line) + 1 or size + 1
+        start, stop = line, line_end - 1
+        if stop == line:
+            return None  # a blank line
+        if after == 0:  # Kaggle's layout: Image last
+            start = rfind(b",", line, stop) + 1 if before else line
+            if count(b",", line, start) != before or (not before and find(b",", line, stop) >= 0):
+                return None
+        else:
+            for _ in range(before):
+                start = find(b",", start, stop) + 1
+                if not start:
+                    return None
+            for _ in range(after):
+                stop = rfind(b",", start, stop)
+                if stop < 0:
+                    return None
+            if find(b",", start, stop) >= 0:
+                return None
+        fields = text[line:max(line, start - 1)].decode("ascii").split(",") if before else []
+        if after:
+            fields += text[stop + 1:line_end - 1].decode("ascii").split(",")
+        starts.append(start)
+        ends.append(stop)
+        rows.append(fields)
+        line = line_end
+    _check_columns(columns, expected, name)
+    # A file ends with one newline; a row with nothing in it after the last row is ignored.
+    while rows and starts[-1] == ends[-1] and not any(rows[-1]):
+        del starts[-1], ends[-1], rows[-1]
+    if not rows:
+        raise DataError("the file has a header but no data rows", file=name)
+    others = [c for c in columns if c != "Image"]
+    frame = pd.DataFrame({c: list(values) for c, values in zip(others, zip(*rows))}, dtype=str)
+    return _Table(frame, text, np.array(starts, dtype=np.int64), np.array(ends, dtype=np.int64))
 
 
 def _line(row_index: int) -> int:
@@ -339,13 +454,20 @@ def _diagnose_pixels(text: str, name: str, row: int, column: str) -> DataError:
     )
 
 
-def _parse_pixels(strings: pd.Series, name: str, column: str = "Image", chunk: int = 256) -> np.ndarray:
+def _parse_pixels(
+    strings: pd.Series, name: str, column: str = "Image", chunk: int = _PIXEL_GROUP, first_row: int = 0,
+) -> np.ndarray:
     """Parse ``Image`` strings into uint8 N x 96 x 96 without a Python loop per pixel.
 
     Each chunk of rows is joined into one byte buffer; digit runs are found with
     vectorised comparisons and their values assembled from up to three digits. Any
     surprise (bad byte, wrong count, long number) sends that row to
-    :func:`_diagnose_pixels` for a precise message.
+    :func:`_diagnose_pixels` for a precise message. ``strings`` are the rows from
+    ``first_row`` (0-based) on.
+
+    Used for files only pandas can split, and to name the error in a group of rows
+    :func:`_parse_pixel_spans` found wrong: the error reported is the one this
+    function has always reported.
     """
     n = len(strings)
     out = np.empty((n, N_PIXELS), dtype=np.uint8)
@@ -359,7 +481,7 @@ def _parse_pixels(strings: pd.Series, name: str, column: str = "Image", chunk: i
 
         def fail_at(byte_position: int) -> DataError:
             i = begin + int(np.searchsorted(newlines, byte_position))
-            return _diagnose_pixels(values_all[i], name, _line(i), column)
+            return _diagnose_pixels(values_all[i], name, _line(first_row + i), column)
 
         if not (digit | separator).all():
             raise fail_at(int(np.argmax(~(digit | separator))))
@@ -371,7 +493,7 @@ def _parse_pixels(strings: pd.Series, name: str, column: str = "Image", chunk: i
         counts = np.bincount(row_of_token, minlength=len(rows))
         if (counts != N_PIXELS).any():
             i = int(np.argmax(counts != N_PIXELS))
-            raise _diagnose_pixels(values_all[begin + i], name, _line(begin + i), column)
+            raise _diagnose_pixels(values_all[begin + i], name, _line(first_row + begin + i), column)
         lengths = ends - starts + 1
         if lengths.max() > 3:
             raise fail_at(int(starts[np.argmax(lengths > 3)]))
@@ -387,8 +509,109 @@ def _parse_pixels(strings: pd.Series, name: str, column: str = "Image", chunk: i
     return out.reshape(n, IMAGE_SIZE, IMAGE_SIZE)
 
 
-def _fingerprint(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+def _parse_pixel_spans(
+    text: bytearray, starts: np.ndarray, ends: np.ndarray, name: str, column: str = "Image",
+) -> np.ndarray:
+    """Parse the pixels at ``text[starts[i]:ends[i]]`` into uint8 N x 96 x 96, in place.
+
+    Blocks of :data:`_PIXEL_BLOCK` rows are parsed by :func:`_parse_pixel_block`,
+    straight from the file's bytes: no row is copied into a Python string. When a
+    block holds anything but well-formed pixels, its group of :data:`_PIXEL_GROUP`
+    rows is parsed again by :func:`_parse_pixels`, which names the error.
+    """
+    n = len(starts)
+    out = np.empty((n, N_PIXELS), dtype=np.uint8)
+    codes = np.frombuffer(text, dtype=np.uint8)
+    for group in range(0, n, _PIXEL_GROUP):
+        group_end = min(group + _PIXEL_GROUP, n)
+        blocks = [slice(begin, min(begin + _PIXEL_BLOCK, group_end)) for begin in range(group, group_end, _PIXEL_BLOCK)]
+        if not all(_parse_pixel_block(codes, starts[rows], ends[rows], out[rows]) for rows in blocks):
+            strings = pd.Series([text[s:e].decode("ascii") for s, e in zip(starts[group:group_end], ends[group:group_end])])
+            out[group:group_end] = _parse_pixels(strings, name, column, first_row=group).reshape(-1, N_PIXELS)
+    return out.reshape(n, IMAGE_SIZE, IMAGE_SIZE)
+
+
+_SEPARATOR = np.uint8(ord(" ") - ord("0") + 256)
+"""A space once ``"0"`` is subtracted from every byte (0xF0: its low four bits are 0)."""
+_TAB = np.uint8(ord("\t") - ord("0") + 256)
+
+
+def _parse_pixel_block(codes: np.ndarray, starts: np.ndarray, ends: np.ndarray, out: np.ndarray) -> bool:
+    """Parse rows of pixels, ``codes[starts[i]:ends[i]]`` (the file's bytes), into ``out``; False if any is not
+    exactly 9216 whole numbers 0-255 separated by spaces or tabs.
+
+    With ``"0"`` subtracted, a digit byte is its value and a space 0xF0; a number's
+    value is read at its last digit ``i`` as ``v[i] + 10 v[i-1] + 100 v[i-2]`` with
+    spaces counting 0 (the hundreds only when ``i-1`` is a digit too). Every step is
+    one vectorised operation over the block's bytes; only the numbers' last digits
+    are gathered.
+    """
+    low, high = int(starts[0]), int(ends[-1])
+    # Three separators before the first row, one after the last, and the bytes between
+    # two rows' pixels (the next row's other columns) made separators too.
+    digits = np.empty(high - low + 4, dtype=np.uint8)
+    digits[:3] = digits[-1] = _SEPARATOR
+    np.subtract(codes[low:high], np.uint8(ord("0")), out=digits[3:-1])
+    for stop, start in zip((ends[:-1] - low + 3).tolist(), (starts[1:] - low + 3).tolist()):
+        digits[stop:start] = _SEPARATOR
+    is_digit = digits < 10
+    valid = np.count_nonzero(is_digit) + np.count_nonzero(digits == _SEPARATOR)
+    if valid != len(digits):
+        tabs = digits == _TAB
+        if valid + np.count_nonzero(tabs) != len(digits):
+            return False  # a byte that is neither a digit nor a separator
+        digits[tabs] = _SEPARATOR
+    pairs = is_digit[:-1] & is_digit[1:]
+    if (pairs[:-2] & pairs[2:]).any():
+        return False  # four digits in a row
+    del pairs
+    digits &= np.uint8(0x0F)  # separators count 0
+    # Indexed by i - 2 for the digit at i:
+    ones_tens = digits[1:-1] * np.uint8(10)
+    ones_tens += digits[2:]
+    hundreds = digits[:-2] * is_digit[1:-1]
+    del digits
+    last = np.flatnonzero(is_digit[2:-1] > is_digit[3:])  # each number's last digit, minus 2
+    del is_digit
+    counts = np.diff(np.searchsorted(last, ends - low + 1), prepend=0)
+    if (counts != N_PIXELS).any():
+        return False
+    values = ones_tens.take(last).astype(np.uint16)
+    values += hundreds.take(last) * np.uint16(100)
+    if values.max() > 255:
+        return False
+    out[...] = values.reshape(out.shape)
+    return True
+
+
+def _fingerprint_later(text: bytearray) -> Callable[[], str]:
+    """Start hashing ``text`` beside the parsing (hashlib lets go of the GIL); call the result for the digest.
+
+    The fingerprint: sha256, first 16 hex digits, of the text as :func:`_as_text` gives
+    it -- the UTF-8 bytes of the CSV with no BOM and LF line ends, zipped or not.
+    """
+    digest: list[str] = []
+    worker = threading.Thread(
+        target=lambda: digest.append(hashlib.sha256(text).hexdigest()[:16]), name="fkd-fingerprint", daemon=True
+    )
+    worker.start()
+
+    def result() -> str:
+        worker.join()
+        return digest[0]
+
+    return result
+
+
+def _parse_file(path: Path, member: str, parse: Callable[[bytearray, str], dict[str, np.ndarray]],
+                ) -> tuple[dict[str, np.ndarray], str, str]:
+    """Read ``path`` and ``parse`` its text: the arrays, the display name and the fingerprint."""
+    raw, name, _ = _read_raw(path, member)
+    text = _as_text(raw, name)
+    del raw
+    fingerprint = _fingerprint_later(text)
+    arrays = parse(text, name)
+    return arrays, name, fingerprint()
 
 
 def _training_path(source: str | Path | DataFiles) -> Path:
@@ -398,11 +621,9 @@ def _training_path(source: str | Path | DataFiles) -> Path:
     return find_data(path).training if path.is_dir() else path
 
 
-def load_training(source: str | Path | DataFiles) -> Dataset:
-    """Load ``training.csv`` (or its zip, or the one found in a folder) as a :class:`Dataset`."""
-    text, name = _read_text(_training_path(source), "training.csv")
-    frame = _read_table(text, name, TRAINING_COLUMNS)
-    keypoints = _parse_numbers(frame, COORDINATE_COLUMNS, name)
+def _parse_training(text: bytearray, name: str) -> dict[str, np.ndarray]:
+    table = _split_table(text, name, TRAINING_COLUMNS)
+    keypoints = _parse_numbers(table.frame, COORDINATE_COLUMNS, name)
     outside = (keypoints < -COORDINATE_MARGIN) | (keypoints > IMAGE_SIZE + COORDINATE_MARGIN)
     if outside.any():
         i, j = (int(v) for v in np.argwhere(outside)[0])
@@ -410,8 +631,27 @@ def load_training(source: str | Path | DataFiles) -> Dataset:
             f"coordinate {keypoints[i, j]:g} is far outside the 96 x 96 image",
             file=name, row=_line(i), column=COORDINATE_COLUMNS[j],
         )
-    images = _parse_pixels(frame["Image"], name)
-    return Dataset(images, keypoints, name, _fingerprint(text))
+    return {"images": table.pixels(name), "keypoints": keypoints}
+
+
+def load_training(source: str | Path | DataFiles) -> Dataset:
+    """Load ``training.csv`` (or its zip, or the one found in a folder) as a :class:`Dataset`."""
+    arrays, name, fingerprint = _parse_file(_training_path(source), "training.csv", _parse_training)
+    return Dataset(arrays["images"], arrays["keypoints"], name, fingerprint)
+
+
+def _parse_test(text: bytearray, name: str) -> dict[str, np.ndarray]:
+    table = _split_table(text, name, TEST_COLUMNS)
+    ids = _parse_numbers(table.frame, ("ImageId",), name)[:, 0]
+    if np.isnan(ids).any() or (ids != np.round(ids)).any():
+        i = int(np.argmax(np.isnan(ids) | (ids != np.round(ids))))
+        raise DataError("ImageId must be a whole number", file=name, row=_line(i), column="ImageId")
+    image_ids = ids.astype(np.int64)
+    duplicated = pd.Series(image_ids).duplicated().to_numpy()
+    if duplicated.any():
+        i = int(np.argmax(duplicated))
+        raise DataError(f"ImageId {image_ids[i]} appears twice", file=name, row=_line(i), column="ImageId")
+    return {"image_ids": image_ids, "images": table.pixels(name)}
 
 
 def load_test(source: str | Path | DataFiles) -> TestSet:
@@ -424,18 +664,8 @@ def load_test(source: str | Path | DataFiles) -> TestSet:
         path = Path(source)
         if path.is_dir():
             return load_test(find_data(path))
-    text, name = _read_text(path, "test.csv")
-    frame = _read_table(text, name, TEST_COLUMNS)
-    ids = _parse_numbers(frame, ("ImageId",), name)[:, 0]
-    if np.isnan(ids).any() or (ids != np.round(ids)).any():
-        i = int(np.argmax(np.isnan(ids) | (ids != np.round(ids))))
-        raise DataError("ImageId must be a whole number", file=name, row=_line(i), column="ImageId")
-    image_ids = ids.astype(np.int64)
-    duplicated = pd.Series(image_ids).duplicated().to_numpy()
-    if duplicated.any():
-        i = int(np.argmax(duplicated))
-        raise DataError(f"ImageId {image_ids[i]} appears twice", file=name, row=_line(i), column="ImageId")
-    return TestSet(image_ids, _parse_pixels(frame["Image"], name), name, _fingerprint(text))
+    arrays, name, fingerprint = _parse_file(path, "test.csv", _parse_test)
+    return TestSet(arrays["image_ids"], arrays["images"], name, fingerprint)
 
 
 def load_lookup(path: str | Path) -> pd.DataFrame:
