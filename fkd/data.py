@@ -21,13 +21,14 @@ No TensorFlow here: data errors must answer in well under a second.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
 import shutil
 import threading
 import zipfile
-from collections.abc import Callable
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -223,32 +224,21 @@ def find_data(folder: str | Path) -> DataFiles:
 # --- reading ---------------------------------------------------------------------------
 
 
-def _read_into(stream: BinaryIO, size: int) -> bytearray:
-    """Up to ``size`` bytes of ``stream``, read piece by piece into one buffer (no second copy)."""
-    buffer = bytearray(size)
-    filled = 0
-    with memoryview(buffer) as view:
-        while filled < size:
-            count = stream.readinto(view[filled:filled + _READ_PIECE])
-            if not count:
-                break
-            filled += count
-    del buffer[filled:]
-    return buffer
+@contextlib.contextmanager
+def _opened(path: Path, member: str) -> Iterator[tuple[BinaryIO, int, str, str | None]]:
+    """``path`` (a .csv, or a .zip holding ``member``) open for reading: stream, size, display name, member read.
 
-
-def _read_raw(path: Path, member: str) -> tuple[bytearray, str, str | None]:
-    """The bytes at ``path`` (a .csv, or a .zip holding ``member``), a display name, and the member read.
-
-    A zip member is unpacked piece by piece into a buffer of its declared size, after
-    checking that size against :data:`MAX_MEMBER_BYTES`; the declared size is also
-    all that is read (zipfile checks the CRC), so a lying archive cannot grow it.
+    A zip member's declared size is checked against :data:`MAX_MEMBER_BYTES` before
+    it is opened, and it is all that is read (zipfile checks the CRC at the end), so
+    a lying archive cannot make the buffer grow. Errors while reading a zip, in the
+    ``with`` block too, become "not a readable zip archive".
     """
     if not path.is_file():
         raise DataError("file not found", file=path)
     if path.suffix.lower() != ".zip":
         with open(path, "rb", buffering=0) as stream:
-            return _read_into(stream, os.fstat(stream.fileno()).st_size), str(path), None
+            yield stream, os.fstat(stream.fileno()).st_size, str(path), None
+        return
     try:
         with zipfile.ZipFile(path) as archive:
             names = [n for n in archive.namelist() if not n.endswith("/")]
@@ -261,15 +251,92 @@ def _read_raw(path: Path, member: str) -> tuple[bytearray, str, str | None]:
             info = archive.getinfo(chosen)
             _check_member_size(path, info)
             with archive.open(info) as stream:
-                raw = _read_into(stream, info.file_size)
+                yield stream, info.file_size, f"{path}:{chosen}", chosen
     except (zipfile.BadZipFile, EOFError, OSError) as error:
         raise DataError(f"not a readable zip archive ({error})", file=path) from None
-    return raw, f"{path}:{chosen}", chosen
+
+
+class _Reader:
+    """Reads a stream into one buffer on a thread of its own, hashing it on the way.
+
+    Unpacking a zip is a third of a load; zlib and hashlib let go of the GIL, so the
+    caller splits and parses the rows that have arrived (:meth:`wait`) while the rest
+    is unpacked. Use as a context manager: leaving it stops and joins the thread.
+    """
+
+    def __init__(self, stream: BinaryIO, size: int) -> None:
+        self.buffer = bytearray(size)
+        """Filled from the front; only ``buffer[:wait()]`` may be looked at while reading."""
+        self._stream = stream
+        self._filled = 0
+        self._done = False
+        self._stop = False
+        self._error: BaseException | None = None
+        self._digest = ""
+        self._changed = threading.Condition()
+        self._thread = threading.Thread(target=self._read, name="fkd-read", daemon=True)
+
+    def __enter__(self) -> _Reader:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop = True
+        self._thread.join()
+
+    def _read(self) -> None:
+        hasher, hashed = hashlib.sha256(), -1  # -1: not yet known whether a BOM leads
+        filled = 0
+        try:
+            with memoryview(self.buffer) as view:
+                while filled < len(view) and not self._stop:
+                    count = self._stream.readinto(view[filled:filled + _READ_PIECE])
+                    if not count:
+                        break
+                    filled += count
+                    if hashed < 0 and filled >= len(_BOM):
+                        hashed = len(_BOM) if view[:len(_BOM)] == _BOM else 0
+                    if hashed >= 0:
+                        hasher.update(view[hashed:filled])
+                        hashed = filled
+                    with self._changed:
+                        self._filled = filled
+                        self._changed.notify_all()
+                if not self._stop:
+                    hasher.update(view[max(hashed, 0):filled])
+                    self._digest = hasher.hexdigest()[:16]
+        except BaseException as error:  # handed to the caller by result()
+            self._error = error
+        finally:
+            with self._changed:
+                self._done = True
+                self._changed.notify_all()
+
+    def wait(self, beyond: int) -> tuple[int, bool]:
+        """Block until more than ``beyond`` bytes have arrived, or all; the count, and whether that is all."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._filled > beyond or self._done)
+            return self._filled, self._done
+
+    def result(self) -> tuple[bytearray, str]:
+        """Once read: the bytes, and the fingerprint of the text they hold if it has no CRLF (see _as_text)."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        if self._filled < len(self.buffer):
+            del self.buffer[self._filled:]
+        return self.buffer, self._digest
+
+
+def _read_raw(path: Path, member: str) -> tuple[bytearray, str]:
+    """The bytes at ``path`` (a .csv, or a .zip holding ``member``) and a display name."""
+    with _opened(path, member) as (stream, size, name, _), _Reader(stream, size) as reader:
+        return reader.result()[0], name
 
 
 def _read_text(path: Path, member: str) -> tuple[str, str]:
     """The CSV text at ``path`` (a .csv, or a .zip holding ``member``) and a display name."""
-    raw, name, _ = _read_raw(path, member)
+    raw, name = _read_raw(path, member)
     return _as_text(raw, name).decode("utf-8"), name
 
 
@@ -277,7 +344,8 @@ def _as_text(raw: bytearray, name: str) -> bytearray:
     """``raw`` as the text fkd reads, still as bytes: UTF-8 checked, a BOM dropped, CRLF made LF.
 
     Changes ``raw`` in place where it can (dropping the BOM costs nothing), so the
-    common file -- ASCII, no BOM, LF -- is neither copied nor decoded to ``str``.
+    common file -- ASCII, no BOM, LF -- is neither copied nor decoded to ``str``; a
+    new buffer is returned only when CRLF had to become LF.
     """
     if raw.startswith(_BOM):
         del raw[:len(_BOM)]
@@ -331,83 +399,178 @@ def _read_table(text: str, name: str, expected: tuple[str, ...]) -> pd.DataFrame
 
 @dataclass
 class _Table:
-    """A data file's columns as text; ``Image`` either in ``frame`` or as byte spans of ``text``."""
+    """A data file's columns as text, but for ``Image`` when ``pixels`` knows where each row's are."""
 
     frame: pd.DataFrame
-    text: bytearray | None = None
-    starts: np.ndarray | None = None
-    ends: np.ndarray | None = None
+    split: _PlainSplit | None = None
 
     def pixels(self, name: str) -> np.ndarray:
-        if self.text is None:
+        """The ``Image`` column parsed: uint8 N x 96 x 96."""
+        if self.split is None:
             return _parse_pixels(self.frame["Image"], name)
-        return _parse_pixel_spans(self.text, self.starts, self.ends, name)
+        return self.split.pixels(name)
 
 
-def _split_table(text: bytearray, name: str, expected: tuple[str, ...]) -> _Table:
-    """Split CSV text (from :func:`_as_text`) into columns, checking the header and the row count.
+class _PlainSplit:
+    """Splits a plain CSV into columns line by line, as far as its bytes have arrived.
 
-    Kaggle's files are plain: ASCII, no quotes, one row a line, the same number of
-    commas on every line. Those are split here, leaving the pixels where they are
-    (:func:`_parse_pixel_spans` reads them in place). Anything else -- quotes, blank
-    lines, ragged rows, a lone CR, odd headers -- is read by pandas as before, so that
-    it is accepted, or refused with the same message, exactly as it always was.
+    Kaggle's files are plain: ASCII, no BOM, no quotes, no CR, no blank line, one row
+    a line with as many fields as the header has names. Such a file is split here:
+    each row's other fields become text, its pixels stay where they are in the
+    buffer and are parsed from there (:func:`_parse_pixel_block`), a block of rows as
+    soon as it has arrived. Anything else -- quotes, blank lines, ragged rows, a lone
+    CR, odd headers -- makes :meth:`finish` answer None, and the file is read by
+    pandas as it always was, accepted or refused with the same message.
     """
-    table = _split_plain(text, name, expected)
+
+    def __init__(self, text: bytearray, expected: tuple[str, ...]) -> None:
+        self.text = text
+        self.expected = expected
+        self.plain = True
+        self.columns: list[str] | None = None
+        self._before = self._after = 0  # how many columns come before and after Image
+        self._line = 0  # where the next line starts
+        self.starts: list[int] = []  # where each row's pixels start in text ...
+        self.ends: list[int] = []  # ... and end
+        self.fields: list[list[str]] = []  # each row's other fields
+        self._blocks: dict[int, np.ndarray] = {}  # first row -> pixels of the block parsed ahead
+        self._next_block = 0
+
+    def feed(self, available: int, final: bool = False) -> None:
+        """Split the lines wholly within ``text[:available]`` not split yet (the last one too when ``final``),
+        and parse the pixels of each block of rows that is complete."""
+        text, find, rfind, count = self.text, self.text.find, self.text.rfind, self.text.count
+        if self.plain and self.columns is None:
+            header_end = find(b"\n", 0, available) + 1 or (available + 1 if final else 0)
+            if not header_end:
+                return
+            header = text[:header_end - 1]
+            columns = [c.strip() for c in header.decode("ascii", "replace").split(",")]
+            if (not header.isascii() or "" in columns or len(set(columns)) < len(columns)
+                    or "Image" not in columns):
+                self.plain = False  # pandas renames such columns; let it, and say what it says
+                return
+            self.columns, self._line = columns, header_end
+            self._before = columns.index("Image")
+            self._after = len(columns) - 1 - self._before
+        before, after = self._before, self._after
+        line = self._line
+        while self.plain and line < available:
+            line_end = find(b"\n", line, available) + 1 or (available + 1 if final else 0)
+            if not line_end:
+                break  # not all here yet
+            start, stop = line, line_end - 1
+            if stop == line:
+                self.plain = False  # a blank line
+            elif after == 0:  # Kaggle's layout: Image last
+                start = rfind(b",", line, stop) + 1 if before else line
+                self.plain = count(b",", line, start) == before and (before > 0 or find(b",", line, stop) < 0)
+            else:
+                for _ in range(before):
+                    comma = find(b",", start, stop)
+                    if comma < 0:
+                        break
+                    start = comma + 1
+                else:
+                    for _ in range(after):
+                        comma = rfind(b",", start, stop)
+                        if comma < 0:
+                            break
+                        stop = comma
+                self.plain = comma >= 0 and find(b",", start, stop) < 0
+            if self.plain:
+                fields = text[line:start - 1].decode("ascii", "replace").split(",") if before else []
+                if after:
+                    fields += text[stop + 1:line_end - 1].decode("ascii", "replace").split(",")
+                self.starts.append(start)
+                self.ends.append(stop)
+                self.fields.append(fields)
+                line = line_end
+        self._line = line
+        if self.plain:
+            self._parse_ahead(len(self.starts) if final else len(self.starts) // _PIXEL_BLOCK * _PIXEL_BLOCK)
+
+    def _parse_ahead(self, rows: int) -> None:
+        """Parse the pixels of the blocks of :data:`_PIXEL_BLOCK` rows wholly among the first ``rows``."""
+        codes = np.frombuffer(self.text, dtype=np.uint8)
+        while self._next_block + _PIXEL_BLOCK <= rows:
+            begin, end = self._next_block, self._next_block + _PIXEL_BLOCK
+            out = np.empty((_PIXEL_BLOCK, N_PIXELS), dtype=np.uint8)
+            if _parse_pixel_block(codes, np.array(self.starts[begin:end]), np.array(self.ends[begin:end]), out):
+                self._blocks[begin] = out
+            self._next_block = end
+
+    def finish(self, name: str) -> _Table | None:
+        """Split what is left once the whole text is here; the table, or None if the file is not plain."""
+        text = self.text
+        if (not self.plain or not text.isascii() or not text[:4096].strip(_ASCII_SPACE)
+                or any(odd in text for odd in b'"\r\0')):
+            return None  # (the empty file too: pandas' path says so)
+        self.feed(len(text), final=True)
+        if not self.plain:
+            return None
+        _check_columns(self.columns, self.expected, name)
+        # A file ends with one newline; a row with nothing in it after the last row is ignored.
+        while self.fields and self.starts[-1] == self.ends[-1] and not any(self.fields[-1]):
+            del self.starts[-1], self.ends[-1], self.fields[-1]
+        if not self.fields:
+            raise DataError("the file has a header but no data rows", file=name)
+        others = [c for c in self.columns if c != "Image"]
+        frame = pd.DataFrame({c: list(values) for c, values in zip(others, zip(*self.fields))}, dtype=str)
+        self.fields = []
+        return _Table(frame, self)
+
+    def pixels(self, name: str, column: str = "Image") -> np.ndarray:
+        """Every row's pixels, uint8 N x 96 x 96: the blocks parsed ahead, and the rest now.
+
+        When a block holds anything but well-formed pixels, its group of
+        :data:`_PIXEL_GROUP` rows is parsed again by :func:`_parse_pixels`, which names
+        the error -- the one it has always named.
+        """
+        n = len(self.starts)
+        starts, ends = np.array(self.starts, dtype=np.int64), np.array(self.ends, dtype=np.int64)
+        out = np.empty((n, N_PIXELS), dtype=np.uint8)
+        codes = np.frombuffer(self.text, dtype=np.uint8)
+        for group in range(0, n, _PIXEL_GROUP):
+            group_end = min(group + _PIXEL_GROUP, n)
+            for begin in range(group, group_end, _PIXEL_BLOCK):
+                rows = slice(begin, min(begin + _PIXEL_BLOCK, group_end))
+                ahead = self._blocks.pop(begin, None)
+                if ahead is not None:
+                    out[rows] = ahead[:rows.stop - begin]
+                elif not _parse_pixel_block(codes, starts[rows], ends[rows], out[rows]):
+                    strings = pd.Series([self.text[s:e].decode("ascii") for s, e in
+                                         zip(self.starts[group:group_end], self.ends[group:group_end])])
+                    out[group:group_end] = _parse_pixels(strings, name, column, first_row=group).reshape(-1, N_PIXELS)
+                    break
+        return out.reshape(n, IMAGE_SIZE, IMAGE_SIZE)
+
+
+def _split_table(path: Path, member: str, expected: tuple[str, ...]) -> tuple[_Table, str, str | None, str]:
+    """Read ``path`` (a .csv, or a .zip holding ``member``) and split it into columns, checking the
+    header and the row count: the table, the display name, the member read, and the fingerprint.
+
+    Rows are split, and their pixels parsed, while the file is still being read
+    (:class:`_Reader`); the work is thrown away if the text turns out not to be plain
+    or to need changing (a BOM, CRLF line ends), and done again on the final text.
+    """
+    with _opened(path, member) as (stream, size, name, chosen), _Reader(stream, size) as reader:
+        split = _PlainSplit(reader.buffer, expected)
+        available, done = 0, False
+        while not done:
+            available, done = reader.wait(available)
+            split.feed(available)
+        raw, fingerprint = reader.result()
+    had_bom = raw.startswith(_BOM)
+    text = _as_text(raw, name)
+    if text is not raw:
+        fingerprint = hashlib.sha256(text).hexdigest()[:16]
+    if text is not raw or had_bom:
+        split = _PlainSplit(text, expected)
+    table = split.finish(name)
     if table is None:
         table = _Table(_read_table(text.decode("utf-8"), name, expected))
-    return table
-
-
-def _split_plain(text: bytearray, name: str, expected: tuple[str, ...]) -> _Table | None:
-    """:func:`_split_table` for a plain file; None when the file is not plain (nothing raised then)."""
-    if not text.isascii() or not text[:4096].strip(_ASCII_SPACE) or any(odd in text for odd in b'"\r\0'):
-        return None  # (the empty file too: pandas' path says so)
-    header_end = text.find(b"\n") + 1 or len(text) + 1
-    columns = [c.strip() for c in text[:header_end - 1].decode("ascii").split(",")]
-    if "" in columns or len(set(columns)) < len(columns) or "Image" not in columns:
-        return None  # pandas renames such columns; let it, and say what it says
-    before = columns.index("Image")
-    after = len(columns) - 1 - before
-    find, rfind, count = text.find, text.rfind, text.count
-    starts, ends, rows = [], [], []
-    line, size = header_end, len(text)
-    while line < size:
-        line_end = find(b"\n", line) + 1 or size + 1
-        start, stop = line, line_end - 1
-        if stop == line:
-            return None  # a blank line
-        if after == 0:  # Kaggle's layout: Image last
-            start = rfind(b",", line, stop) + 1 if before else line
-            if count(b",", line, start) != before or (not before and find(b",", line, stop) >= 0):
-                return None
-        else:
-            for _ in range(before):
-                start = find(b",", start, stop) + 1
-                if not start:
-                    return None
-            for _ in range(after):
-                stop = rfind(b",", start, stop)
-                if stop < 0:
-                    return None
-            if find(b",", start, stop) >= 0:
-                return None
-        fields = text[line:max(line, start - 1)].decode("ascii").split(",") if before else []
-        if after:
-            fields += text[stop + 1:line_end - 1].decode("ascii").split(",")
-        starts.append(start)
-        ends.append(stop)
-        rows.append(fields)
-        line = line_end
-    _check_columns(columns, expected, name)
-    # A file ends with one newline; a row with nothing in it after the last row is ignored.
-    while rows and starts[-1] == ends[-1] and not any(rows[-1]):
-        del starts[-1], ends[-1], rows[-1]
-    if not rows:
-        raise DataError("the file has a header but no data rows", file=name)
-    others = [c for c in columns if c != "Image"]
-    frame = pd.DataFrame({c: list(values) for c, values in zip(others, zip(*rows))}, dtype=str)
-    return _Table(frame, text, np.array(starts, dtype=np.int64), np.array(ends, dtype=np.int64))
+    return table, name, chosen, fingerprint
 
 
 def _line(row_index: int) -> int:
@@ -466,7 +629,7 @@ def _parse_pixels(
     ``first_row`` (0-based) on.
 
     Used for files only pandas can split, and to name the error in a group of rows
-    :func:`_parse_pixel_spans` found wrong: the error reported is the one this
+    :meth:`_PlainSplit.pixels` found wrong: the error reported is the one this
     function has always reported.
     """
     n = len(strings)
@@ -506,28 +669,6 @@ def _parse_pixels(
         if value.max() > 255:
             raise fail_at(int(starts[np.argmax(value > 255)]))
         out[begin:begin + len(rows)] = value.reshape(len(rows), N_PIXELS)
-    return out.reshape(n, IMAGE_SIZE, IMAGE_SIZE)
-
-
-def _parse_pixel_spans(
-    text: bytearray, starts: np.ndarray, ends: np.ndarray, name: str, column: str = "Image",
-) -> np.ndarray:
-    """Parse the pixels at ``text[starts[i]:ends[i]]`` into uint8 N x 96 x 96, in place.
-
-    Blocks of :data:`_PIXEL_BLOCK` rows are parsed by :func:`_parse_pixel_block`,
-    straight from the file's bytes: no row is copied into a Python string. When a
-    block holds anything but well-formed pixels, its group of :data:`_PIXEL_GROUP`
-    rows is parsed again by :func:`_parse_pixels`, which names the error.
-    """
-    n = len(starts)
-    out = np.empty((n, N_PIXELS), dtype=np.uint8)
-    codes = np.frombuffer(text, dtype=np.uint8)
-    for group in range(0, n, _PIXEL_GROUP):
-        group_end = min(group + _PIXEL_GROUP, n)
-        blocks = [slice(begin, min(begin + _PIXEL_BLOCK, group_end)) for begin in range(group, group_end, _PIXEL_BLOCK)]
-        if not all(_parse_pixel_block(codes, starts[rows], ends[rows], out[rows]) for rows in blocks):
-            strings = pd.Series([text[s:e].decode("ascii") for s, e in zip(starts[group:group_end], ends[group:group_end])])
-            out[group:group_end] = _parse_pixels(strings, name, column, first_row=group).reshape(-1, N_PIXELS)
     return out.reshape(n, IMAGE_SIZE, IMAGE_SIZE)
 
 
@@ -584,36 +725,6 @@ def _parse_pixel_block(codes: np.ndarray, starts: np.ndarray, ends: np.ndarray, 
     return True
 
 
-def _fingerprint_later(text: bytearray) -> Callable[[], str]:
-    """Start hashing ``text`` beside the parsing (hashlib lets go of the GIL); call the result for the digest.
-
-    The fingerprint: sha256, first 16 hex digits, of the text as :func:`_as_text` gives
-    it -- the UTF-8 bytes of the CSV with no BOM and LF line ends, zipped or not.
-    """
-    digest: list[str] = []
-    worker = threading.Thread(
-        target=lambda: digest.append(hashlib.sha256(text).hexdigest()[:16]), name="fkd-fingerprint", daemon=True
-    )
-    worker.start()
-
-    def result() -> str:
-        worker.join()
-        return digest[0]
-
-    return result
-
-
-def _parse_file(path: Path, member: str, parse: Callable[[bytearray, str], dict[str, np.ndarray]],
-                ) -> tuple[dict[str, np.ndarray], str, str]:
-    """Read ``path`` and ``parse`` its text: the arrays, the display name and the fingerprint."""
-    raw, name, _ = _read_raw(path, member)
-    text = _as_text(raw, name)
-    del raw
-    fingerprint = _fingerprint_later(text)
-    arrays = parse(text, name)
-    return arrays, name, fingerprint()
-
-
 def _training_path(source: str | Path | DataFiles) -> Path:
     if isinstance(source, DataFiles):
         return source.training
@@ -621,8 +732,8 @@ def _training_path(source: str | Path | DataFiles) -> Path:
     return find_data(path).training if path.is_dir() else path
 
 
-def _parse_training(text: bytearray, name: str) -> dict[str, np.ndarray]:
-    table = _split_table(text, name, TRAINING_COLUMNS)
+def _parse_training(path: Path) -> tuple[dict[str, np.ndarray], str, str | None, str]:
+    table, name, member, fingerprint = _split_table(path, "training.csv", TRAINING_COLUMNS)
     keypoints = _parse_numbers(table.frame, COORDINATE_COLUMNS, name)
     outside = (keypoints < -COORDINATE_MARGIN) | (keypoints > IMAGE_SIZE + COORDINATE_MARGIN)
     if outside.any():
@@ -631,17 +742,17 @@ def _parse_training(text: bytearray, name: str) -> dict[str, np.ndarray]:
             f"coordinate {keypoints[i, j]:g} is far outside the 96 x 96 image",
             file=name, row=_line(i), column=COORDINATE_COLUMNS[j],
         )
-    return {"images": table.pixels(name), "keypoints": keypoints}
+    return {"images": table.pixels(name), "keypoints": keypoints}, name, member, fingerprint
 
 
 def load_training(source: str | Path | DataFiles) -> Dataset:
     """Load ``training.csv`` (or its zip, or the one found in a folder) as a :class:`Dataset`."""
-    arrays, name, fingerprint = _parse_file(_training_path(source), "training.csv", _parse_training)
+    arrays, name, _, fingerprint = _parse_training(_training_path(source))
     return Dataset(arrays["images"], arrays["keypoints"], name, fingerprint)
 
 
-def _parse_test(text: bytearray, name: str) -> dict[str, np.ndarray]:
-    table = _split_table(text, name, TEST_COLUMNS)
+def _parse_test(path: Path) -> tuple[dict[str, np.ndarray], str, str | None, str]:
+    table, name, member, fingerprint = _split_table(path, "test.csv", TEST_COLUMNS)
     ids = _parse_numbers(table.frame, ("ImageId",), name)[:, 0]
     if np.isnan(ids).any() or (ids != np.round(ids)).any():
         i = int(np.argmax(np.isnan(ids) | (ids != np.round(ids))))
@@ -651,7 +762,7 @@ def _parse_test(text: bytearray, name: str) -> dict[str, np.ndarray]:
     if duplicated.any():
         i = int(np.argmax(duplicated))
         raise DataError(f"ImageId {image_ids[i]} appears twice", file=name, row=_line(i), column="ImageId")
-    return {"image_ids": image_ids, "images": table.pixels(name)}
+    return {"image_ids": image_ids, "images": table.pixels(name)}, name, member, fingerprint
 
 
 def load_test(source: str | Path | DataFiles) -> TestSet:
@@ -664,7 +775,7 @@ def load_test(source: str | Path | DataFiles) -> TestSet:
         path = Path(source)
         if path.is_dir():
             return load_test(find_data(path))
-    arrays, name, fingerprint = _parse_file(path, "test.csv", _parse_test)
+    arrays, name, _, fingerprint = _parse_test(path)
     return TestSet(arrays["image_ids"], arrays["images"], name, fingerprint)
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
+import tracemalloc
 import zipfile
 from pathlib import Path
 
@@ -231,3 +233,107 @@ def test_any_coordinate_text_is_accepted_as_a_number_or_named_as_bad(tmp_path, v
         assert error.file.endswith("training.csv") and error.row in (1, 2)
     else:
         assert loaded.keypoints.shape == (1, 30)
+
+
+# --- the plain splitter reads Kaggle's files itself, and agrees with pandas' path ------------
+
+_SEVEN = " ".join(["7"] * 9216)
+_COORDS = ",".join(["48.0"] * 30)
+
+
+def _outcome(path: Path, loader=load_training):
+    """What loading ``path`` gives: its arrays and fingerprint, or the error's message."""
+    try:
+        loaded = loader(path)
+    except DataError as error:
+        return str(error)
+    arrays = {k: v for k, v in vars(loaded).items() if isinstance(v, np.ndarray)}
+    return arrays, loaded.source, loaded.fingerprint
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, str) or isinstance(b, str):
+        return a == b
+    return a[1:] == b[1:] and a[0].keys() == b[0].keys() and all(
+        np.array_equal(a[0][k], b[0][k], equal_nan=a[0][k].dtype.kind == "f") for k in a[0])
+
+
+_AGREE = {
+    "kaggle-layout": HEADER + _row() + _row(pixels=" ".join(str(v % 256) for v in range(9216))),
+    "no-final-newline": HEADER + _row() + _row()[:-1],
+    "image-first": "Image," + HEADER[:-7] + "\n" + f"{_SEVEN},{_COORDS}\n" * 2,
+    "image-in-the-middle": ",".join([*COORDINATE_COLUMNS[:4], "Image", *COORDINATE_COLUMNS[4:]]) + "\n"
+    + ",".join(["48"] * 4 + [_SEVEN] + ["48"] * 26) + "\n",
+    "location-column": HEADER[:-1] + ",Location\n" + _row()[:-1] + ",x\n",
+    "spaces-around-names-and-values": HEADER.replace("nose_tip_x", " nose_tip_x ") + _row(coords=" 1 ," * 29 + "2"),
+    "tabs-and-runs-of-spaces": HEADER + _row(pixels="  " + _SEVEN.replace(" ", "\t", 50).replace(" ", "   ", 50) + " "),
+    "leading-zeros": HEADER + _row(pixels="007 " + " ".join(["255"] * 9215)),
+    "four-digits": HEADER + _row(pixels="0255 " + " ".join(["1"] * 9215)),
+    "missing-keypoints": HEADER + _row(coords=",".join([""] * 10 + ["48"] * 20)),
+    "trailing-empty-row": HEADER + _row() + "," * 30 + "\n",
+    "only-an-empty-row": HEADER + "," * 30 + "\n",
+    "blank-line": HEADER + _row() + "\n" + _row(),
+    "quoted-field": HEADER + _row(coords='"48",' + ",".join(["48"] * 29)),
+    "ragged-long-row": HEADER + _row(coords=_COORDS + ",48"),
+    "ragged-short-row": HEADER + _row(coords=",".join(["48"] * 29)),
+    "lone-cr": HEADER + _row().replace("\n", "\r"),
+    "duplicate-column": HEADER.replace("nose_tip_x", "nose_tip_y"),
+    "header-only-no-newline": HEADER[:-1],
+    "two-errors-in-a-group": HEADER + _row(pixels="7 300 " + " ".join(["7"] * 9214)) + _row() + _row(pixels="7"),
+    "error-in-the-second-group": HEADER + _row() * 259 + _row(pixels=_SEVEN + " 7"),
+    "non-ascii-coordinate": HEADER + _row(coords="4\u00e9," + ",".join(["48"] * 29)),
+    "non-ascii-pixel": HEADER + _row(pixels="\u00e9 " + " ".join(["7"] * 9215)),
+    "nul-byte": HEADER + _row(pixels="\0" + _SEVEN),
+}
+
+
+@pytest.mark.parametrize("text", _AGREE.values(), ids=_AGREE.keys())
+def test_plain_splitter_and_pandas_agree_on_data_and_errors(tmp_path, monkeypatch, text):
+    path = tmp_path / "training.csv"
+    path.write_text(text, encoding="utf-8")
+    plain = _outcome(path)
+    monkeypatch.setattr(data._PlainSplit, "finish", lambda self, name: None)  # pandas reads every file
+    assert _same(plain, _outcome(path))
+
+
+def test_test_files_agree_too(kaggle_dir, monkeypatch):
+    plain = _outcome(kaggle_dir / "test.csv", load_test)
+    monkeypatch.setattr(data._PlainSplit, "finish", lambda self, name: None)
+    assert _same(plain, _outcome(kaggle_dir / "test.csv", load_test)) and not isinstance(plain, str)
+
+
+def test_kaggles_layout_is_split_without_pandas_reading_it(tmp_path, monkeypatch):
+    write_training_csv(tmp_path / "training.zip", *tiny_faces())
+    monkeypatch.setattr(data.pd, "read_csv", lambda *a, **k: pytest.fail("pandas read the file"))
+    assert len(load_training(tmp_path / "training.zip")) == 6
+
+
+def test_fingerprint_is_the_hash_of_the_text_without_bom_or_crlf(tmp_path):
+    text = (HEADER + _row() + _row(pixels=_SEVEN.replace("7", "8"))).encode()
+    (tmp_path / "plain.csv").write_bytes(text)
+    (tmp_path / "windows.csv").write_bytes(b"\xef\xbb\xbf" + text.replace(b"\n", b"\r\n"))
+    plain, windows = load_training(tmp_path / "plain.csv"), load_training(tmp_path / "windows.csv")
+    assert plain.fingerprint == windows.fingerprint == hashlib.sha256(text).hexdigest()[:16]
+    np.testing.assert_array_equal(plain.images, windows.images)
+
+
+@pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"], ids=["no-bom", "bom"])
+def test_text_that_is_not_utf8_names_the_byte(tmp_path, bom):
+    text = bom + (HEADER + _row()).encode() + b"\xff" + _row().encode()
+    error = _error(tmp_path, text)
+    assert str(error) == f"{tmp_path / 'training.csv'}: not UTF-8 text (byte {len(HEADER) + len(_row())})"
+
+
+def test_parsing_needs_less_than_three_times_the_files_size(tmp_path):
+    images = np.random.default_rng(1).integers(0, 256, size=(300, 96, 96), dtype=np.uint8)
+    keypoints = np.full((300, 30), 48.0, dtype=np.float32)
+    write_training_csv(tmp_path / "training.csv", images, keypoints)
+    size = (tmp_path / "training.csv").stat().st_size
+    tracemalloc.start()
+    try:
+        loaded = load_training(tmp_path / "training.csv")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    np.testing.assert_array_equal(loaded.images, images)
+    assert peak < 3 * size, f"peak {peak / size:.2f} x the file's {size:,} bytes"
