@@ -6,8 +6,8 @@
   and it is never beside the data, whose folder may be read-only.
 * :func:`load_parsed` / :func:`store_parsed` keep the arrays parsed from one data
   file in ``<cache>/parsed``, one ``.npz`` per source file. The key is the file's
-  resolved path, size and modification time (ns), so checking it costs one ``stat``
-  and the text is never read (or hashed) again; what was derived from the text (its
+  resolved path, size, modification time (ns) and inode, so checking it costs one
+  ``stat`` and the text is never read (or hashed) again; what was derived from the text (its
   fingerprint) is stored beside the arrays. A changed file is parsed again and its
   entry replaced; an unreadable entry is ignored with one :class:`CacheWarning`.
 
@@ -73,12 +73,15 @@ class SourceKey:
     """The file's resolved path: the same file from any working directory has the same key."""
     size: int
     mtime_ns: int
+    inode: int
+    """Also the inode: a file replaced (written beside, then renamed, as fkd writes) within the same
+    clock tick as the last write and at the same size still shows as changed."""
 
     @classmethod
     def of(cls, kind: str, path: str | Path) -> SourceKey:
         resolved = Path(path).resolve()
         stat = resolved.stat()
-        return cls(kind, str(resolved), stat.st_size, stat.st_mtime_ns)
+        return cls(kind, str(resolved), stat.st_size, stat.st_mtime_ns, stat.st_ino)
 
     @property
     def file(self) -> Path:
@@ -91,39 +94,51 @@ Schema = Mapping[str, tuple[np.dtype, tuple[int, ...]]]
 """Array name -> (dtype, shape after the first axis); all arrays have the same length."""
 
 
+_STACK_LEVEL = 5
+"""Warnings point at the line that called the loader (fkd.data.load_training, say)."""
+
+
 def _unusable(entry: Path, reason: str) -> None:
     warnings.warn(f"ignoring the unreadable parse cache entry {entry} ({reason}); parsing the file again",
-                  CacheWarning, stacklevel=3)
+                  CacheWarning, stacklevel=_STACK_LEVEL + 1)
 
 
-def load_parsed(key: SourceKey, schema: Schema) -> tuple[dict[str, np.ndarray], dict[str, str]] | None:
+def load_parsed(
+    key: SourceKey, schema: Schema, notes: tuple[str, ...] = (),
+) -> tuple[dict[str, np.ndarray], dict[str, str]] | None:
     """The arrays and notes stored for ``key``, or None when there is no entry for this exact file.
 
     An entry for an older version of the file (other size or mtime) is silently
-    ignored; one that cannot be read or does not match ``schema`` is ignored with a
+    ignored; one that cannot be read, or lacks an array of ``schema`` (or has it in
+    another dtype or shape) or one of the ``notes``, is ignored with a
     :class:`CacheWarning`. Either way the caller parses and stores again.
     """
     entry = key.file
     try:
-        with np.load(entry, allow_pickle=False) as stored:
+        with open(entry, "rb") as handle, np.load(handle, allow_pickle=False) as stored:
             meta = json.loads(stored[_META].tobytes().decode("utf-8"))
-            if not isinstance(meta, dict) or not isinstance(meta.get("notes"), dict):
-                raise ValueError("no notes")
+            if not isinstance(meta, dict):
+                raise ValueError("its notes are not a JSON object")
             if meta.get("format") != PARSED_FORMAT or meta.get("key") != asdict(key):
                 return None  # written by other code, or for another version of the file
+            stored_notes = meta.get("notes")
+            if not isinstance(stored_notes, dict) or not all(isinstance(stored_notes.get(n), str) for n in notes):
+                raise ValueError(f"it does not note {', '.join(notes)}")
             arrays = {name: stored[name] for name in schema}
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return None
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, UnicodeDecodeError) as error:
         _unusable(entry, f"{type(error).__name__}: {error}".replace("\n", " "))
         return None
-    lengths = {len(array) for array in arrays.values()}
     for name, (dtype, shape) in schema.items():
         array = arrays[name]
-        if array.dtype != dtype or array.shape[1:] != shape or len(lengths) != 1:
-            _unusable(entry, f"{name} is {array.dtype} {array.shape}")
+        if array.dtype != dtype or array.shape[1:] != shape or array.ndim != 1 + len(shape):
+            _unusable(entry, f"its {name} is {array.dtype} {array.shape}")
             return None
-    return arrays, {str(k): str(v) for k, v in meta["notes"].items()}
+    if len({len(array) for array in arrays.values()}) > 1:
+        _unusable(entry, "its arrays differ in length")
+        return None
+    return arrays, stored_notes
 
 
 def store_parsed(key: SourceKey, arrays: Mapping[str, np.ndarray], notes: Mapping[str, str]) -> None:
@@ -139,4 +154,4 @@ def store_parsed(key: SourceKey, arrays: Mapping[str, np.ndarray], notes: Mappin
             np.savez(handle, **arrays, **{_META: np.frombuffer(meta, dtype=np.uint8)})
     except OSError as error:
         warnings.warn(f"could not write the parse cache entry {entry} ({error}); the next load parses again",
-                      CacheWarning, stacklevel=3)
+                      CacheWarning, stacklevel=_STACK_LEVEL)

@@ -28,7 +28,7 @@ import os
 import shutil
 import threading
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from fkd.atomic import atomic_path, write_bytes, write_text
+from fkd.cache import Schema, SourceKey, load_parsed, store_parsed
 from fkd.errors import FkdError
 from fkd.keypoints import COORDINATE_COLUMNS, IMAGE_SIZE
 
@@ -725,6 +726,33 @@ def _parse_pixel_block(codes: np.ndarray, starts: np.ndarray, ends: np.ndarray, 
     return True
 
 
+_TRAINING_ARRAYS = {"images": (np.dtype(np.uint8), (IMAGE_SIZE, IMAGE_SIZE)),
+                    "keypoints": (np.dtype(np.float32), (len(COORDINATE_COLUMNS),))}
+_TEST_ARRAYS = {"image_ids": (np.dtype(np.int64), ()), "images": (np.dtype(np.uint8), (IMAGE_SIZE, IMAGE_SIZE))}
+
+
+def _load_cached(
+    path: Path, kind: str, schema: Schema,
+    parse: Callable[[Path], tuple[dict[str, np.ndarray], str, str | None, str]], cache: bool,
+) -> tuple[dict[str, np.ndarray], str, str]:
+    """``parse(path)``'s arrays, display name and fingerprint -- from the parse cache when it holds them.
+
+    The cache is keyed by the file's resolved path, size and mtime (one ``stat``),
+    and keeps the fingerprint with the arrays: a hit reads no byte of the data file.
+    The display name is made from ``path`` as given, as a parse would make it.
+    """
+    if not path.is_file():
+        raise DataError("file not found", file=path)
+    key = SourceKey.of(kind, path) if cache else None
+    if key is not None and (hit := load_parsed(key, schema, notes=("fingerprint", "member"))) is not None:
+        arrays, notes = hit
+        return arrays, f"{path}:{notes['member']}" if notes["member"] else str(path), notes["fingerprint"]
+    arrays, name, member, fingerprint = parse(path)
+    if key is not None:
+        store_parsed(key, arrays, {"fingerprint": fingerprint, "member": member or ""})
+    return arrays, name, fingerprint
+
+
 def _training_path(source: str | Path | DataFiles) -> Path:
     if isinstance(source, DataFiles):
         return source.training
@@ -745,9 +773,15 @@ def _parse_training(path: Path) -> tuple[dict[str, np.ndarray], str, str | None,
     return {"images": table.pixels(name), "keypoints": keypoints}, name, member, fingerprint
 
 
-def load_training(source: str | Path | DataFiles) -> Dataset:
-    """Load ``training.csv`` (or its zip, or the one found in a folder) as a :class:`Dataset`."""
-    arrays, name, _, fingerprint = _parse_training(_training_path(source))
+def load_training(source: str | Path | DataFiles, *, cache: bool = True) -> Dataset:
+    """Load ``training.csv`` (or its zip, or the one found in a folder) as a :class:`Dataset`.
+
+    The parsed arrays are kept in :func:`fkd.cache.parsed_dir`, so the next load of
+    the same, unchanged file -- from any working directory -- reads them back instead
+    of parsing. ``cache=False`` parses and keeps nothing (tests, benchmarks).
+    """
+    path = _training_path(source)
+    arrays, name, fingerprint = _load_cached(path, "training", _TRAINING_ARRAYS, _parse_training, cache)
     return Dataset(arrays["images"], arrays["keypoints"], name, fingerprint)
 
 
@@ -765,8 +799,11 @@ def _parse_test(path: Path) -> tuple[dict[str, np.ndarray], str, str | None, str
     return {"image_ids": image_ids, "images": table.pixels(name)}, name, member, fingerprint
 
 
-def load_test(source: str | Path | DataFiles) -> TestSet:
-    """Load ``test.csv`` (or its zip, or the one found in a folder) as a :class:`TestSet`."""
+def load_test(source: str | Path | DataFiles, *, cache: bool = True) -> TestSet:
+    """Load ``test.csv`` (or its zip, or the one found in a folder) as a :class:`TestSet`.
+
+    Cached like :func:`load_training`; ``cache=False`` parses and keeps nothing.
+    """
     if isinstance(source, DataFiles):
         if source.test is None:
             raise DataError("no test.csv or test.zip in this folder", file=source.root)
@@ -774,8 +811,8 @@ def load_test(source: str | Path | DataFiles) -> TestSet:
     else:
         path = Path(source)
         if path.is_dir():
-            return load_test(find_data(path))
-    arrays, name, _, fingerprint = _parse_test(path)
+            return load_test(find_data(path), cache=cache)
+    arrays, name, fingerprint = _load_cached(path, "test", _TEST_ARRAYS, _parse_test, cache)
     return TestSet(arrays["image_ids"], arrays["images"], name, fingerprint)
 
 
