@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 import tracemalloc
 import zipfile
@@ -337,3 +338,28 @@ def test_parsing_needs_less_than_three_times_the_files_size(tmp_path):
         tracemalloc.stop()
     np.testing.assert_array_equal(loaded.images, images)
     assert peak < 3 * size, f"peak {peak / size:.2f} x the file's {size:,} bytes"
+
+
+def test_zip_whose_data_fails_its_crc_is_refused(tmp_path):
+    write_training_csv(tmp_path / "training.csv", *tiny_faces())
+    with zipfile.ZipFile(tmp_path / "training.zip", "w", compression=zipfile.ZIP_STORED) as archive:
+        archive.write(tmp_path / "training.csv", "training.csv")
+    payload = bytearray((tmp_path / "training.zip").read_bytes())
+    payload[len(payload) // 2] ^= 0x01  # a pixel digit, inside the stored member
+    (tmp_path / "training.zip").write_bytes(bytes(payload))
+    with pytest.raises(DataError, match="not a readable zip archive .*CRC"):
+        load_training(tmp_path / "training.zip", cache=False)
+
+
+def test_the_reading_thread_is_stopped_when_parsing_fails(tmp_path, monkeypatch):
+    images = np.zeros((200, 96, 96), dtype=np.uint8)
+    write_training_csv(tmp_path / "training.csv", images, np.full((200, 30), 48.0, dtype=np.float32))
+    monkeypatch.setattr(data, "_READ_PIECE", 4096)  # many pieces: the parse fails while reading goes on
+
+    def fail(self, available, final=False):
+        raise RuntimeError("parsing failed")
+
+    monkeypatch.setattr(data._PlainSplit, "feed", fail)
+    with pytest.raises(RuntimeError, match="parsing failed"):
+        load_training(tmp_path / "training.csv", cache=False)
+    assert not [t for t in threading.enumerate() if t.name == "fkd-read"]
