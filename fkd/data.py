@@ -590,16 +590,25 @@ def _line(row_index: int) -> int:
 
 
 def _parse_numbers(frame: pd.DataFrame, columns: tuple[str, ...], name: str) -> np.ndarray:
-    """Numeric columns as float32, NaN where empty; anything non-numeric is an error."""
+    """Numeric columns as float32, NaN where empty; anything non-numeric is an error.
+
+    Each column is stripped and handed to ``pd.to_numeric`` as an object array, with
+    NaN for the empty -- what ``.str.strip()``, ``.where(raw != "")`` and
+    ``to_numeric`` on the text column come to, without pandas' overhead per call
+    (a third of a small file's load).
+    """
     values = np.empty((len(frame), len(columns)), dtype=np.float32)
     for j, column in enumerate(columns):
-        raw = frame[column].str.strip()
-        numbers = pd.to_numeric(raw.where(raw != ""), errors="coerce")
-        bad = numbers.isna() & (raw != "")
+        raw = [text.strip() if isinstance(text, str) else text for text in frame[column].to_numpy(dtype=object)]
+        empty = np.fromiter((text == "" for text in raw), dtype=bool, count=len(raw))
+        given = np.array(raw, dtype=object)
+        given[empty] = np.nan
+        numbers = pd.Series(pd.to_numeric(given, errors="coerce"))
+        bad = numbers.isna().to_numpy() & ~empty
         if bad.any():
-            i = int(np.flatnonzero(bad.to_numpy())[0])
+            i = int(np.flatnonzero(bad)[0])
             raise DataError(
-                f"expected a number, found {raw.iloc[i][:40]!r}", file=name, row=_line(i), column=column
+                f"expected a number, found {raw[i][:40]!r}", file=name, row=_line(i), column=column
             )
         values[:, j] = numbers.to_numpy(dtype=np.float32, na_value=np.nan)
     return values
