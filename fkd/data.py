@@ -758,8 +758,7 @@ def _load_cached(
 
     The cache is keyed by the file's resolved path, size, mtime and inode (one
     ``stat``) and keeps the fingerprint with the arrays: a hit reads no byte of the
-    data file.
-    The display name is made from ``path`` as given, as a parse would make it.
+    data file. The display name is made from ``path`` as given, as a parse makes it.
     """
     if not path.is_file():
         raise DataError("file not found", file=path)

@@ -115,7 +115,8 @@ def test_zip_member_over_the_size_limit_is_refused_before_it_is_read(tmp_path, m
 
 def test_zip_member_at_the_size_limit_is_read(tmp_path, monkeypatch):
     write_training_csv(tmp_path / "training.zip", *tiny_faces())
-    monkeypatch.setattr(data, "MAX_MEMBER_BYTES", zipfile.ZipFile(tmp_path / "training.zip").getinfo("training.csv").file_size)
+    size = zipfile.ZipFile(tmp_path / "training.zip").getinfo("training.csv").file_size
+    monkeypatch.setattr(data, "MAX_MEMBER_BYTES", size)
     assert len(load_training(tmp_path / "training.zip")) == 6
 
 
