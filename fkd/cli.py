@@ -56,13 +56,15 @@ def _runs_dir_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _cmd_train(args: argparse.Namespace) -> None:
+    from fkd.console import import_tensorflow
     from fkd.data import load_training
-    from fkd.sources import resolve_data
     from fkd.experiment import run_experiment
+    from fkd.sources import resolve_data
 
     files = resolve_data(args.data)
     _warn_if_demo(files)
     dataset = load_training(files)
+    import_tensorflow()
     result = run_experiment(
         args.model, dataset, split=args.split, seed=args.seed, epochs=args.epochs,
         max_train_rows=args.max_train_rows, runs_dir=args.runs_dir,
@@ -75,36 +77,78 @@ def _cmd_train(args: argparse.Namespace) -> None:
     )
 
 
-def _cmd_predict(args: argparse.Namespace) -> None:
-    from fkd.data import load_test, load_training
-    from fkd.sources import resolve_data
+def _trained_model(args: argparse.Namespace, files: Any) -> Any:
+    """The latest recorded run of ``args.model`` on these data, reloaded from the run cache."""
+    from fkd.configs import ModelConfig
+    from fkd.data import load_training
     from fkd.experiment import run_experiment
     from fkd.results import latest_run
+
+    dataset = load_training(files)
+    run = latest_run(args.runs_dir, args.model, dataset.fingerprint)
+    if run is None:
+        data = f" --data {args.data}" if args.data else ""
+        raise UserError(
+            f"no trained {args.model!r} for these data in {args.runs_dir}; train one first: "
+            f"fkd train{data} --model {args.model}"
+        )
+    from fkd.console import import_tensorflow
+
+    import_tensorflow()
+    return run_experiment(
+        ModelConfig.from_dict(run["config"]), dataset, split=run["split"], seed=run["seed"],
+        epochs=run["epochs"], max_train_rows=run["max_train_rows"], runs_dir=args.runs_dir, progress=False,
+    )
+
+
+def _cmd_predict(args: argparse.Namespace) -> None:
+    from fkd.sources import resolve_data
+
+    if args.image is not None:
+        return _predict_photo(args)
+    from fkd.data import load_test
     from fkd.submission import write_submission
 
-    out = Path(args.submission)
-    check_destination(out, "submission")
+    out = check_destination(args.submission, "submission")
     files = resolve_data(args.data)
     _warn_if_demo(files)
     if files.lookup is None:
         raise DataError("no IdLookupTable.csv in this folder", file=files.root)
-    dataset = load_training(files)
-    run = latest_run(args.runs_dir, args.model, dataset.fingerprint)
-    if run is None:
-        raise UserError(
-            f"no trained {args.model!r} for this data in {args.runs_dir}; run "
-            f"`fkd train --data {files.root} --model {args.model}` first"
-        )
-    result = run_experiment(
-        args.model, dataset, split=run["split"], seed=run["seed"], epochs=run["epochs"],
-        max_train_rows=run["max_train_rows"], runs_dir=args.runs_dir, progress=False,
-    )
     test = load_test(files)
+    result = _trained_model(args, files)
     from fkd.train import predict  # TensorFlow: only once the inputs are known to be good
 
     predictions = predict(result.model, result.config, test.images)
     write_submission(test.image_ids, predictions, files.lookup, out)
     print(f"wrote {out} with predictions of {args.model} for {len(test)} test faces")
+
+
+def _predict_photo(args: argparse.Namespace) -> None:
+    """``fkd predict --image PHOTO``: every face found, its keypoints drawn and (optionally) tabulated."""
+    from fkd.sources import resolve_data
+
+    out = check_destination(args.out or Path(f"{args.image.stem}-keypoints.png"), "annotated photo")
+    if args.keypoints_csv is not None:
+        check_destination(args.keypoints_csv, "keypoints CSV")
+    if not args.image.is_file():
+        raise DataError("no such photo" if not args.image.exists() else "is not a file", file=args.image)
+    files = resolve_data(args.data)
+    if files.demo:
+        print("*** This model learned from fkd's SYNTHETIC DEMO faces (cartoons): it knows nothing about "
+              "real faces. Train it on Kaggle's data (fkd train --data DIR) for keypoints that mean "
+              "something. ***", file=sys.stderr)
+    result = _trained_model(args, files)
+    try:
+        from fkd.photo import annotate_photo
+    except ImportError as error:
+        raise UserError(f"finding faces needs the mtcnn package ({error}); pip install 'mtcnn>=1.0,<2'") from None
+    from fkd.train import predict
+
+    found = annotate_photo(args.image, lambda crops: predict(result.model, result.config, crops),
+                           out_png=out, keypoints_csv=args.keypoints_csv)
+    written = " and ".join(str(p) for p in (out, args.keypoints_csv) if p is not None)
+    print(f"{len(found.boxes)} face{'s' * (len(found.boxes) != 1)} found in {args.image}; "
+          f"keypoints by {args.model}; wrote {written}")
 
 
 def _cmd_download(args: argparse.Namespace) -> None:
@@ -160,11 +204,19 @@ def build_parser() -> argparse.ArgumentParser:
     _runs_dir_option(train)
     train.set_defaults(func=_cmd_train)
 
-    predict = commands.add_parser("predict", help="write a Kaggle submission with a model `fkd train` trained")
-    predict.add_argument("--data", type=Path, help=data_help)
-    predict.add_argument("--model", required=True, choices=list(REGISTRY), metavar="NAME",
-                         help=f"one of: {', '.join(REGISTRY)}")
-    predict.add_argument("--submission", required=True, type=Path, help="where to write the CSV")
+    predict = commands.add_parser(
+        "predict", help="write a Kaggle submission, or find the keypoints on your own photo, with a trained model")
+    predict.add_argument("--data", type=Path, help=data_help + "; the model is the one trained on these data")
+    predict.add_argument("--model", default="best", choices=list(REGISTRY), metavar="NAME",
+                         help=f"one of: {', '.join(REGISTRY)} (default: best)")
+    what = predict.add_mutually_exclusive_group(required=True)
+    what.add_argument("--submission", type=Path, help="write Kaggle's submission CSV for the test faces here")
+    what.add_argument("--image", type=Path, metavar="PHOTO",
+                      help="a photo (JPEG or PNG): find every face and draw its keypoints")
+    predict.add_argument("--out", type=Path, metavar="ANNOTATED.png",
+                         help="with --image: where to draw the keypoints (default: PHOTO-keypoints.png here)")
+    predict.add_argument("--keypoints-csv", type=Path, metavar="FILE",
+                         help="with --image: one row per face, box and 30 coordinates in the photo's pixels")
     _runs_dir_option(predict)
     predict.set_defaults(func=_cmd_predict)
 

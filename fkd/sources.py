@@ -8,14 +8,14 @@ do the work.
   is given, else ``./data`` when it holds Kaggle's files, else the synthetic demo
   faces (generated once).
 * :func:`demo_dir` is where the demo faces go, inside :func:`fkd.cache.cache_dir`
-  (the one folder for things fkd makes and can make again; imported here too).
+  (the one folder for things fkd makes and can make again).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from fkd.cache import CACHE_ENV, cache_dir  # noqa: F401 -- CACHE_ENV was defined here; still importable
+from fkd.cache import cache_dir
 from fkd.data import DataError, DataFiles, find_data
 
 DEFAULT_DATA = Path("data")

@@ -17,7 +17,7 @@ import fkd.sources
 from fkd import cache, data
 from fkd.cache import CacheWarning, SourceKey, cache_dir, parsed_dir
 from fkd.data import load_test, load_training, write_test_csv, write_training_csv
-from tests.conftest import tiny_faces
+from tests.helpers import tiny_faces
 
 
 @pytest.fixture

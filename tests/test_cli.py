@@ -131,3 +131,45 @@ def test_python_dash_m_fkd_is_the_fkd_command(tmp_path):
     done = subprocess.run([sys.executable, "-m", "fkd", "train", "--help"], capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0 and "--max-train-rows" in done.stdout
+
+
+# --- keypoints on your own photo ---------------------------------------------------------------
+
+
+def test_predict_image_finds_one_and_two_faces_and_writes_kaggles_columns(tmp_path, faces15, capsys):
+    from fkd.data import load_training
+    from fkd.keypoints import COORDINATE_COLUMNS
+    from tests.helpers import place_faces, save_photo
+
+    faces = load_training(faces15).images[[0, 400]]
+    runs = ["--data", str(faces15), "--model", "knn", "--runs-dir", str(tmp_path / "runs")]
+    assert main(["train", *runs]) == 0
+    for n, placement in ((1, [(60, 40, 220)]), (2, [(40, 40, 200), (400, 60, 240)])):
+        photo = save_photo(place_faces(faces[:n], placement, width=700, height=340), tmp_path / f"p{n}.jpg",
+                           quality=95)
+        annotated, table = tmp_path / f"p{n}-annotated.png", tmp_path / f"p{n}.csv"
+        capsys.readouterr()
+        assert main(["predict", *runs, "--image", str(photo), "--out", str(annotated),
+                     "--keypoints-csv", str(table)]) == 0
+        assert f"{n} face{'s' * (n > 1)} found" in capsys.readouterr().out
+        frame = pd.read_csv(table)
+        assert list(frame.columns) == ["face", "box_x", "box_y", "box_size", *COORDINATE_COLUMNS]
+        assert frame["face"].tolist() == list(range(n)) and frame["box_x"].is_monotonic_increasing
+        assert frame[list(COORDINATE_COLUMNS)].notna().all().all()
+        assert annotated.stat().st_size > 0
+
+
+def test_predict_image_without_a_trained_model_says_which_command_trains_one(tmp_path, capsys):
+    from tests.helpers import gradient, save_photo
+
+    data = write_demo_data(tmp_path / "demo", n_train=40, n_test=4)
+    photo = save_photo(gradient(200, 150), tmp_path / "wall.png")
+    code = main(["predict", "--data", str(data), "--image", str(photo), "--runs-dir", str(tmp_path / "runs")])
+    err = capsys.readouterr().err
+    assert code == 1 and f"fkd train --data {data} --model best" in err and "SYNTHETIC DEMO" in err
+    assert not (tmp_path / "wall-keypoints.png").exists()
+
+
+def test_predict_image_of_a_missing_photo_names_it_before_any_work(tmp_path, capsys):
+    code = main(["predict", "--image", str(tmp_path / "nope.jpg"), "--runs-dir", str(tmp_path / "runs")])
+    assert code == 1 and f"{tmp_path / 'nope.jpg'}: no such photo" in capsys.readouterr().err

@@ -15,48 +15,10 @@ from fkd import photo
 from fkd.data import DataError
 from fkd.errors import FkdError
 from fkd.keypoints import COORDINATE_COLUMNS, IMAGE_SIZE
-from tests.conftest import FACES15
-
-ORIENTATION = 0x0112
-STORED_FOR = {  # EXIF orientation -> how to turn an upright picture into what the camera stored
-    2: Image.Transpose.FLIP_LEFT_RIGHT,
-    3: Image.Transpose.ROTATE_180,
-    6: Image.Transpose.ROTATE_90,
-    8: Image.Transpose.ROTATE_270,
-}
-
+from tests.helpers import FACES15, ORIENTATION, STORED_FOR, gradient, place_faces as _place, save_photo as _save
 
 def _box(x: float, y: float, size: float) -> photo.FaceBox:
     return photo.FaceBox(x, y, size, detector_box=(x, y, size, size), confidence=1.0)
-
-
-def _gradient(width: int, height: int, seed: int = 0) -> np.ndarray:
-    """A smooth RGB gradient with a little grain: a plain, face-free background."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:height, 0:width]
-    base = 60 + 120 * (xx / width) + 40 * (yy / height)
-    values = np.clip(base + rng.normal(0, 4, size=base.shape), 0, 255).astype(np.uint8)
-    return np.stack([values, (values * 0.9).astype(np.uint8), (values * 0.8).astype(np.uint8)], axis=2)
-
-
-def _place(faces: np.ndarray, placements: list[tuple[int, int, int]], width: int, height: int) -> np.ndarray:
-    """An RGB photo with each gray 96 x 96 face enlarged to ``size`` at ``(x, y)``."""
-    canvas = _gradient(width, height)
-    for face, (x, y, size) in zip(faces, placements):
-        enlarged = np.asarray(Image.fromarray(face).resize((size, size), Image.Resampling.BICUBIC))
-        canvas[y:y + size, x:x + size] = enlarged[:, :, None]
-    return canvas
-
-
-def _save(rgb: np.ndarray, path: Path, orientation: int | None = None, **options) -> Path:
-    image = Image.fromarray(rgb)
-    if orientation is not None:
-        exif = Image.Exif()
-        exif[ORIENTATION] = orientation
-        image = image.transpose(STORED_FOR[orientation])
-        options["exif"] = exif
-    image.save(path, **options)
-    return path
 
 
 def _one_line_error(caught: pytest.ExceptionInfo, path: Path) -> str:
@@ -148,7 +110,7 @@ def test_annotated_markers_grow_with_the_face():
 
 @pytest.mark.parametrize("orientation", sorted(STORED_FOR))
 def test_exif_orientation_turns_the_photo_upright(tmp_path, orientation):
-    upright = _gradient(120, 80)
+    upright = gradient(120, 80)
     upright[10:30, 10:20] = (255, 0, 0)  # a red mark at the top left
     _save(upright, tmp_path / "upright.jpg", quality=95)
     _save(upright, tmp_path / "turned.jpg", orientation, quality=95)
@@ -198,7 +160,7 @@ def _bad_photo(kind: str, folder: Path) -> tuple[Path, str]:
         path.write_text("these are not pixels\n")
         return path, "not an image"
     if kind == "truncated":
-        path = _save(_gradient(300, 200), folder / "cut.jpg", quality=90)
+        path = _save(gradient(300, 200), folder / "cut.jpg", quality=90)
         path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
         return path, "truncated"
     if kind == "enormous":
@@ -233,14 +195,14 @@ def test_an_enormous_photo_is_refused_before_decoding(tmp_path, monkeypatch):
 
 
 def test_a_missing_output_folder_is_refused_first(tmp_path):
-    path = _save(_gradient(50, 50), tmp_path / "p.png")
+    path = _save(gradient(50, 50), tmp_path / "p.png")
     with pytest.raises(FkdError, match="folder") as caught:
         photo.annotate_photo(path, _never_called, out_png=tmp_path / "no" / "a.png")
     assert "\n" not in str(caught.value)
 
 
 def test_an_unknown_picture_suffix_is_refused_first(tmp_path):
-    path = _save(_gradient(50, 50), tmp_path / "p.png")
+    path = _save(gradient(50, 50), tmp_path / "p.png")
     with pytest.raises(DataError, match=r"\.png"):
         photo.annotate_photo(path, _never_called, out_png=tmp_path / "a.txt")
 
@@ -249,7 +211,7 @@ def test_an_unknown_picture_suffix_is_refused_first(tmp_path):
 
 
 def test_a_photo_without_a_face_says_so_and_writes_nothing(tmp_path):
-    path = _save(_gradient(320, 240), tmp_path / "wall.png")
+    path = _save(gradient(320, 240), tmp_path / "wall.png")
     with pytest.raises(DataError) as caught:
         photo.annotate_photo(path, _never_called, out_png=tmp_path / "a.png", keypoints_csv=tmp_path / "k.csv")
     assert "no face found" in _one_line_error(caught, path)
