@@ -1,7 +1,7 @@
-"""CI check of a finished report folder: every HTML/PDF is there, and the PDFs'
-text (pdftotext) holds the final RMSE table with a row for every model run.
+"""CI check of a finished report folder: every HTML/PDF is there, the PDFs' text (pdftotext) holds
+the final RMSE table with a row for every training, and the console showed only fkd's own lines.
 
-Usage: python .ci/check_report.py REPORT_DIR [DATA_DIR] [PROFILE]
+Usage: python .ci/check_report.py REPORT_DIR [DATA_DIR] [PROFILE] [CONSOLE_LOG]
 """
 
 from __future__ import annotations
@@ -11,9 +11,13 @@ import sys
 import unicodedata
 from pathlib import Path
 
-from fkd.data import load_training
-from fkd.profiles import get_profile
-from fkd.results import runs_for_profile
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository, for tests.helpers
+
+from fkd.data import load_training  # noqa: E402
+from fkd.profiles import get_profile  # noqa: E402
+from fkd.report import study_notebooks  # noqa: E402
+from fkd.results import run_names, runs_for_profile  # noqa: E402
+from tests.helpers import foreign_lines  # noqa: E402
 
 
 def pdf_text(path: Path) -> str:
@@ -22,8 +26,8 @@ def pdf_text(path: Path) -> str:
     return unicodedata.normalize("NFKC", text)  # TeX typesets "ff" in "ffill" as one ligature
 
 
-def main(out: Path, data: Path, profile: str) -> None:
-    notebooks = sorted(Path("notebooks").glob("[0-9]*.ipynb"))
+def main(out: Path, data: Path, profile: str, console: Path | None) -> None:
+    notebooks = study_notebooks()
     expected = [out / f"{nb.stem}.{ext}" for nb in notebooks for ext in ("html", "pdf")]
     expected += [out / "report.html", out / "report.pdf"]
     missing = [str(path) for path in expected if not path.is_file()]
@@ -32,16 +36,20 @@ def main(out: Path, data: Path, profile: str) -> None:
     runs = runs_for_profile(out.parent / "runs", load_training(data).fingerprint, get_profile(profile))
     assert runs, "no runs recorded for this report"
     for pdf in (out / "report.pdf", out / f"{notebooks[-1].stem}.pdf"):
-        lines = pdf_text(pdf).splitlines()
-        assert any("Val RMSE" in line for line in lines), f"{pdf}: no RMSE table header"
+        text = pdf_text(pdf)
+        assert "Val RMSE (px)" in text, f"{pdf}: no RMSE table header"
         for run in runs:
-            figure = f"{run['val_rmse']:.3f}".rstrip("0").rstrip(".")
-            rows = [line for line in lines if line.split()[:1] == [run["model"]] and figure in line]
-            assert rows, f"{pdf}: no table row for {run['model']} with RMSE {figure}"
-    print(f"report OK: {len(expected)} files; the final table has a row for each of {len(runs)} runs")
+            figure = f"{run['val_rmse']:.3f}"
+            rows = [line for line in text.splitlines() if run_names(run)[0] in line and figure in line]
+            assert rows, f"{pdf}: no table row for {run_names(run)} with RMSE {figure}"
+    if console is not None:
+        foreign = foreign_lines(console.read_text())
+        assert not foreign, f"the console showed lines that are not fkd's: {foreign[:5]}"
+    print(f"report OK: {len(expected)} files; the final table has a row for each of {len(runs)} trainings"
+          + ("; the console held only fkd's own lines" if console else ""))
 
 
 if __name__ == "__main__":
     args = sys.argv[1:]
     main(Path(args[0]), Path(args[1] if len(args) > 1 else "../shared/data/faces15"),
-         args[2] if len(args) > 2 else "smoke")
+         args[2] if len(args) > 2 else "smoke", Path(args[3]) if len(args) > 3 else None)

@@ -341,13 +341,17 @@ def write_results(results: dict[str, Any], out: Path) -> None:
         draw_time_to_accuracy(results, out / f"{bench.stem(results)}-time-to-accuracy.png")
 
 
+READMES = (REPO / "README.md", REPO / "benchmarks" / "README.md")
+"""The documents whose benchmark tables are generated (between ``fkd.benchmark.README_START`` and ``_END``)."""
+
+
 def publish(results: dict[str, Any]) -> None:
-    """Commit-ready copies: ``fkd/measured/benchmark.json`` and the README's generated table."""
+    """Commit-ready copies: ``fkd/measured/benchmark.json`` and the READMEs' generated tables."""
     write_json(REPO / "fkd" / bench.PUBLISHED, results)
-    readme = REPO / "README.md"
-    text = readme.read_text()
-    start, end = text.index(bench.README_START), text.index(bench.README_END) + len(bench.README_END)
-    write_text(readme, text[:start] + bench.readme_block(results) + text[end:])
+    for readme in READMES:
+        text = readme.read_text()
+        start, end = text.index(bench.README_START), text.index(bench.README_END) + len(bench.README_END)
+        write_text(readme, text[:start] + bench.readme_block(results) + text[end:])
 
 
 def previous_results(path: Path, fingerprint: str, budget: Budget, seed: int) -> dict[str, Any] | None:

@@ -313,6 +313,10 @@ def readme_block(results: dict[str, Any]) -> str:
                      *((find_run(results, m, split) or {}).get("val_rmse") for m in (REFERENCE, OURS))])
     targets = [[t["description"], t["value"], t["limit"], _met(t["met"])] for t in results["targets"]
                if t["value"] is not None]
+    report = results.get("report") or {}
+    notebooks = sorted({nb for timing in report.values() for nb in timing["notebooks"]})
+    report_rows = [[profile, *(timing["notebooks"].get(nb, 0) / 60 for nb in notebooks), timing["seconds"] / 60]
+                   for profile, timing in report.items()]
     machine = results["hardware"]
     return "\n".join([
         README_START,
@@ -321,5 +325,7 @@ def readme_block(results: dict[str, Any]) -> str:
         f"seed {results['seed']}, started {results['started_at']}.*", "",
         *_table(["", f"`{REFERENCE}` (the study)", f"`{OURS}` (ours)"], rows),
         *_table(["Target", "Measured", "Limit", "Met"], targets),
+        *(["`fkd report` from scratch, minutes per notebook:", "",
+           *_table(["Profile", *notebooks, "All (with rendering)"], report_rows)] if report_rows else []),
         README_END,
     ])

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
+from fkd import __version__
 from fkd.atomic import check_destination
 from fkd.configs import REGISTRY
 from fkd.data import DataError
@@ -169,9 +170,15 @@ def _parse_value(text: str) -> Any:
 def _cmd_report(args: argparse.Namespace) -> None:
     from fkd.report import run_report
 
+    from fkd.display import Table
+
     params = {name: _parse_value(value) for name, value in args.parameters}
-    result = run_report(data=args.data, profile=args.profile, out=args.out, params=params)
-    print(f"report written to {result.out} in {result.seconds:.0f} s")
+    result = run_report(data=args.data, profile=args.profile, out=args.out, params=params,
+                        notebooks=args.notebooks)
+    seconds = dict(result.notebook_seconds or {})
+    rows = [[name, f"{value:.0f}"] for name, value in seconds.items()]
+    print(repr(Table(["Step", "Seconds"], [*rows, ["all", f"{result.seconds:.0f}"]])))
+    print(f"report written to {result.out}:")
     for path in [*result.html, *result.pdf]:
         print(f"  {path}")
 
@@ -189,6 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fkd", description="Facial keypoint detection: train, predict, download data, build the report.",
     )
+    parser.add_argument("--version", action="version", version=f"fkd {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     data_help = "folder with Kaggle's files (default: ./data if present, else generated demo data)"
 
@@ -229,6 +237,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--profile", choices=list(PROFILES), default="standard",
                         help="smoke (CI, minutes), standard (laptop CPU), full (the study's settings)")
     report.add_argument("--out", type=Path, default=Path("reports"), help="output folder (default: ./reports)")
+    report.add_argument("--notebooks", nargs="+", metavar="NAME",
+                        help="execute and render only these notebooks (e.g. 03_augmentation); the combined report "
+                             "is rebuilt from every executed notebook, or left as it was")
     report.add_argument("-p", "--parameter", dest="parameters", nargs=2, action="append", default=[],
                         metavar=("NAME", "VALUE"), help="set a notebook parameter (repeatable)")
     report.set_defaults(func=_cmd_report)

@@ -105,6 +105,14 @@ class ModelConfig:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def differences(self, other: ModelConfig) -> dict[str, tuple[Any, Any]]:
+        """Every field that differs from ``other``, as ``{field: (ours, theirs)}``; augmentation fields
+        are named ``augmentation.flip`` and so on, so one changed idea shows as one line."""
+        ours, theirs = self.to_dict(), other.to_dict()
+        for config in (ours, theirs):
+            config.update({f"augmentation.{k}": v for k, v in config.pop("augmentation").items()})
+        return {field: (ours[field], theirs[field]) for field in ours if ours[field] != theirs[field]}
+
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)
 

@@ -88,6 +88,25 @@ class Banner:
         )
 
 
+class Notices:
+    """Several banners shown as one cell output, in order (empty entries are skipped)."""
+
+    def __init__(self, *banners: Banner | None) -> None:
+        self.banners = [banner for banner in banners if banner is not None]
+
+    def __repr__(self) -> str:
+        return "\n".join(repr(b) for b in self.banners)
+
+    def _repr_markdown_(self) -> str:
+        return "\n\n".join(b._repr_markdown_() for b in self.banners)
+
+    def _repr_html_(self) -> str:
+        return "".join(b._repr_html_() for b in self.banners)
+
+    def _repr_latex_(self) -> str:
+        return "\n\n".join(b._repr_latex_() for b in self.banners)
+
+
 def demo_banner(data_files: Any) -> Banner:
     """The banner every notebook shows under its parameters: loud for demo data, one line otherwise.
 
@@ -129,13 +148,39 @@ class Table:
         return self._render("html") + note
 
     def _repr_latex_(self) -> str:
-        columns = "l" + "r" * (len(self.headers) - 1)
+        # Every column is a paragraph column sized by its content, the widths adding up to the text
+        # width: long text wraps and headers wrap, so a table never runs off the page and is never
+        # shrunk below body size to fit. Numbers are set flush right.
         header = " & ".join(f"\\textbf{{{_latex_text(h)}}}" for h in self.headers)
         body = "\n".join(" & ".join(_latex_text(cell) for cell in row) + r" \\" for row in self.rows)
         note = f"\n\n\\emph{{{_latex_text(self.note)}}}\n" if self.note else ""
-        # Body-size type; a longtable breaks across pages instead of shrinking to fit one.
-        return (f"\\begin{{longtable}}{{{columns}}}\n\\toprule\n{header} \\\\\n\\midrule\n\\endhead\n"
+        return (f"\\begin{{longtable}}{{{self._latex_columns()}}}\n\\toprule\n{header} \\\\\n\\midrule\n\\endhead\n"
                 f"{body}\n\\bottomrule\n\\end{{longtable}}{note}")
+
+    def _latex_columns(self) -> str:
+        """Column widths as fractions of the line: short columns their natural width, long text the rest."""
+        char_cm, pad_cm, line_cm = 0.2, 0.45, 16.5  # 10 pt type; two \\tabcolsep; a 6.5-inch text block
+
+        def numeric(column: int) -> bool:
+            return all(re.fullmatch(r"[-+]?[\d,]*\.?\d+|–", row[column]) for row in self.rows)
+
+        natural = []
+        for i, title in enumerate(self.headers):
+            cell = max((len(row[i]) for row in self.rows), default=0)
+            word = max((len(w) for w in title.split()), default=0)
+            natural.append(max(cell, word, 3) * char_cm + pad_cm)
+        wide = [i for i, width in enumerate(natural) if width > 4.0 and not numeric(i)]
+        fixed = sum(width for i, width in enumerate(natural) if i not in wide)
+        if wide:  # long text columns share what is left (as if at most 8 cm long), never less than 2.5 cm
+            capped = {i: min(natural[i], 8.0) for i in wide}
+            room = max(line_cm - fixed, 2.5 * len(wide))
+            for i in wide:
+                natural[i] = max(2.5, room * capped[i] / sum(capped.values()))
+        scale = min(1.0, line_cm / sum(natural))
+        return "".join(
+            (r">{\raggedleft\arraybackslash}" if numeric(i) else r">{\raggedright\arraybackslash}")
+            + f"p{{\\dimexpr {width * scale / line_cm:.3f}\\linewidth-2\\tabcolsep\\relax}}"
+            for i, width in enumerate(natural))
 
     def to_frame(self) -> Any:
         """The table as a pandas DataFrame of strings (for students who want to sort or filter it)."""

@@ -26,7 +26,23 @@ class DownloadError(DataError):
     """The download could not be done; the message says how to fix it."""
 
 
-def _has_credentials() -> bool:
+def _colab_secrets() -> None:
+    """On Colab, copy KAGGLE_USERNAME and KAGGLE_KEY from its secrets into the environment, where kaggle looks."""
+    try:
+        from google.colab import userdata  # only exists on Colab
+    except ImportError:
+        return
+    for name in ("KAGGLE_USERNAME", "KAGGLE_KEY"):
+        if not os.environ.get(name):
+            try:
+                os.environ[name] = userdata.get(name)
+            except Exception:  # a secret that is missing or not shared with this notebook
+                return
+
+
+def has_credentials() -> bool:
+    """Whether the Kaggle client will find credentials: environment, Colab's secrets, or kaggle.json."""
+    _colab_secrets()
     config_dir = Path(os.environ.get("KAGGLE_CONFIG_DIR", Path.home() / ".kaggle"))
     env = os.environ.get("KAGGLE_USERNAME") and os.environ.get("KAGGLE_KEY")
     return bool(env) or (config_dir / "kaggle.json").is_file()
@@ -35,7 +51,7 @@ def _has_credentials() -> bool:
 def download(dest: str | Path = "data") -> Path:
     """Download and verify the competition files into ``dest``; returns the folder."""
     dest = Path(dest)
-    if not _has_credentials():
+    if not has_credentials():
         raise DownloadError(f"no Kaggle credentials found. {SETUP_HELP}")
     try:
         from kaggle.api.kaggle_api_extended import KaggleApi

@@ -49,3 +49,23 @@ def worst_faces(true_px: np.ndarray, pred_px: np.ndarray, n: int = 8) -> np.ndar
     """Indices of the ``n`` faces with the largest per-face RMSE, worst first."""
     scores = np.nan_to_num(per_face_rmse(true_px, pred_px), nan=-1.0)
     return np.argsort(-scores, kind="stable")[:n]
+
+
+def selection_bias(
+    truth: np.ndarray, predictions: dict[str, np.ndarray], seed: int = 0
+) -> dict[str, float | str]:
+    """What choosing the best model on the faces it is reported on does to the reported score.
+
+    The validation faces are cut at random into two halves. The model with the lowest
+    RMSE on the first half is "chosen"; its RMSE there is what a study that tunes and
+    reports on the same faces would publish, its RMSE on the second half what new
+    faces would show. ``optimism`` is the difference (usually positive: the winner of
+    a contest on noisy scores was partly lucky).
+    """
+    order = np.random.default_rng(seed).permutation(len(truth))
+    choose, report = order[: len(order) // 2], order[len(order) // 2:]
+    scores = {name: rmse(truth[choose], predicted[choose]) for name, predicted in predictions.items()}
+    chosen = min(scores, key=scores.get)
+    held_out = rmse(truth[report], predictions[chosen][report])
+    return {"chosen": chosen, "on_the_faces_it_was_chosen_on": scores[chosen],
+            "on_held_out_faces": held_out, "optimism": held_out - scores[chosen]}

@@ -11,6 +11,7 @@ Only stock Keras layers are used, so saved models load with ``safe_mode=True``.
 from __future__ import annotations
 
 import keras
+import numpy as np
 
 from fkd.configs import ModelConfig
 from fkd.keypoints import COORDINATE_COLUMNS, IMAGE_SIZE
@@ -96,3 +97,16 @@ def make_optimizer(
         f"config {config.name!r}: unknown optimizer {config.optimizer!r}; "
         "choose rmsprop, adam or adamw"
     )
+
+
+def active_units(model: keras.Model, layer: str, images: np.ndarray) -> float:
+    """Fraction of ``layer``'s units that output more than zero for at least one of ``images`` (uint8).
+
+    A ReLU unit that outputs zero for every face is "dead": it no longer passes any
+    gradient and can never learn again. A net whose hidden units all died answers
+    every face with its output bias -- a constant, at best the mean face.
+    """
+    probe = keras.Model(model.inputs[0], model.get_layer(layer).output)
+    outputs = np.concatenate([np.asarray(probe(images[i:i + 256, ..., None].astype(np.float32) / 255.0))
+                              for i in range(0, len(images), 256)])
+    return float((outputs.reshape(len(images), -1) > 0).any(axis=0).mean())

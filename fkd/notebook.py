@@ -26,7 +26,7 @@ import numpy as np
 
 from fkd.configs import ModelConfig, get_config
 from fkd.data import Dataset, DataFiles, load_training
-from fkd.display import Banner, Table, demo_banner, smoke_banner
+from fkd.display import Notices, Table, demo_banner, smoke_banner
 from fkd.evaluate import rmse
 from fkd.experiment import RunResult, run_experiment
 from fkd.original import reported_text
@@ -52,19 +52,16 @@ class Study:
 
     def __post_init__(self) -> None:
         self.plan = get_profile(self.profile)
-        self.files = resolve_data(self.data_dir)
+        self.files = resolve_data(self.data_dir, download=True)
 
     @functools.cached_property
     def dataset(self) -> Dataset:
         return load_training(self.files)
 
-    def banner(self) -> Banner:
-        """Where the data come from; loud for the synthetic demo faces."""
-        return demo_banner(self.files)
-
-    def profile_banner(self) -> Banner | None:
-        """A loud warning under the smoke profile, whose numbers are meaningless; nothing otherwise."""
-        return smoke_banner(self.plan)
+    def banner(self) -> Notices:
+        """Where the data come from (loud for the synthetic demo faces), and a loud warning under
+        the smoke profile, whose numbers are meaningless."""
+        return Notices(demo_banner(self.files), smoke_banner(self.plan))
 
     def split(self, name: str = "study") -> Split:
         return make_split(name, self.dataset)
@@ -76,10 +73,14 @@ class Study:
         """The epochs this profile trains ``model`` for."""
         return self.plan.epochs_for(self.config(model))
 
-    def run(self, model: str | ModelConfig, split: str = "study") -> RunResult:
-        """Train ``model`` (or reuse its cached run) under this notebook's profile, seed and runs folder."""
+    def run(self, model: str | ModelConfig, split: str = "study", seed: int | None = None) -> RunResult:
+        """Train ``model`` (or reuse its cached run) under this notebook's profile, seed and runs folder.
+
+        ``seed`` trains with another seed than the notebook's (to see how much a score moves).
+        """
         config = self.config(model)
-        return run_experiment(config, self.dataset, split=split, seed=self.seed, epochs=self.epochs(config),
+        seed = self.seed if seed is None else seed
+        return run_experiment(config, self.dataset, split=split, seed=seed, epochs=self.epochs(config),
                               max_train_rows=self.plan.max_train_rows, runs_dir=self.runs_dir,
                               progress=self.progress)
 
@@ -87,12 +88,50 @@ class Study:
         """:meth:`run` for each model, by name."""
         return {self.config(model).name: self.run(model, split) for model in models}
 
+    @staticmethod
+    def strongest(runs: Mapping[str, RunResult]) -> RunResult:
+        """The run with the lowest validation RMSE; only runs scored on the same split may be compared."""
+        if len({run.split.name for run in runs.values()}) != 1:
+            raise ValueError("compare like with like: these runs were scored on different splits")
+        return min(runs.values(), key=lambda run: run.val_rmse)
+
+    @staticmethod
+    def worst(run: RunResult, n: int = 8) -> Any:
+        """The ``n`` validation faces ``run`` got most wrong, worst first: their ``rows`` and ``errors`` (px)."""
+        from types import SimpleNamespace
+
+        from fkd.evaluate import per_face_rmse, worst_faces
+
+        rows = worst_faces(run.val_keypoints, run.val_predictions, n=n)
+        return SimpleNamespace(rows=rows, errors=per_face_rmse(run.val_keypoints, run.val_predictions)[rows])
+
     def mean_face_rmse(self, split: str = "study") -> float:
         """The RMSE of always answering with the training faces' mean keypoints: the bar to clear."""
         chosen = self.split(split)
         mean = np.nanmean(self.dataset.keypoints[chosen.train], axis=0)
         truth = self.dataset.keypoints[chosen.val]
         return rmse(truth, np.broadcast_to(mean, truth.shape))
+
+    def leak_comparison(self, model: str = "knn") -> Table:
+        """``model`` trained without, then with, frames of the validation people; both scored on the same faces.
+
+        The difference is what the leak alone is worth: the validation faces, and so
+        their difficulty, are the same in both rows (:func:`fkd.splits.leak_split`).
+        """
+        from fkd import train as training
+        from fkd.splits import leak_split
+
+        parts, config = leak_split(self.dataset, seed=self.seed), self.config(model)
+        rows = []
+        for label, train_rows in (("without leaked frames", parts.train),
+                                  ("with leaked frames", np.concatenate([parts.train, parts.leaked]))):
+            fitted = training.train(config, self.dataset.images[train_rows], self.dataset.keypoints[train_rows],
+                                    seed=self.seed, epochs=self.epochs(config), progress=self.progress)
+            predicted = training.predict(fitted.model, config, self.dataset.images[parts.val])
+            rows.append([f"{model}, {label}", len(train_rows), len(parts.val),
+                         rmse(self.dataset.keypoints[parts.val], predicted)])
+        return Table(["Training", "Training faces", "Validation faces", "Val RMSE (px)"], rows,
+                     note="Both rows are scored on the same validation faces; only the leaked frames differ.")
 
     def table(self, runs: Mapping[str, RunResult], *, seconds: bool = True) -> Table:
         """Our validation RMSE beside the study's, one row per run, with a check that each run learned.
@@ -107,11 +146,187 @@ class Study:
             ratio = run.val_rmse / mean[run.split.name]
             learned = run.config.kind == "knn" or ratio < LEARNED_RATIO
             rows.append([name, run.split.name, run.epochs if run.config.kind != "knn" else "–",
-                         run.record.get("n_learned"), run.val_rmse, round(ratio, 2),
-                         "yes" if learned else "NO: still the mean face", reported_text(name),
-                         *([run.seconds] if seconds else [])])
-        headers = ["Model", "Split", "Epochs", "Rows learned", "Val RMSE (px)", "x mean face", "Learned",
+                         run.record.get("n_learned"), run.val_rmse, f"{ratio:.2f}", "yes" if learned else "NO",
+                         reported_text(name), *([run.seconds] if seconds else [])])
+        headers = ["Model", "Split", "Epochs", "Rows learned", "Val RMSE (px)", "x mean face", "Learned?",
                    "Study (px)", *(["Train (s)"] if seconds else [])]
         return Table(headers, rows, note=(
-            "x mean face: RMSE divided by that of always predicting the mean face on the same split. "
-            "Study: the original study's figure on Kaggle's faces (fkd.original), for context."))
+            f"x mean face: RMSE divided by that of always predicting the mean face on the same split; above "
+            f"{LEARNED_RATIO}, a network has not learned yet (NO: it still answers every face with about the "
+            "average one). Study: the original study's figure on Kaggle's faces (fkd.original), for context."))
+
+
+BOOTSTRAP_TAG = "bootstrap"
+"""The tag of every notebook's first code cell; :mod:`fkd.report` leaves it out of rendered reports."""
+
+BOOTSTRAP_TEMPLATE = '''\
+# Opened on its own (Colab, Binder, a bare Jupyter)? This installs fkd first; where fkd is
+# already importable it does nothing and prints nothing. FKD_INSTALL_SOURCE overrides where from.
+import importlib.util, os, subprocess, sys
+if importlib.util.find_spec("fkd") is None:
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet",
+                    os.environ.get("FKD_INSTALL_SOURCE", "git+{url}")], check=True)'''
+"""The first code cell of every notebook; ``{url}`` is pyproject.toml's ``[project.urls] Repository``."""
+
+
+def bootstrap_source(url: str) -> str:
+    """The bootstrap cell's code for the project at ``url`` (written by ``tools/sync_notebooks.py``)."""
+    return BOOTSTRAP_TEMPLATE.replace("{url}", url)
+
+
+def repository_url(pyproject_text: str) -> str:
+    """``[project.urls] Repository`` from pyproject.toml's text: the one place the address is kept."""
+    import re
+
+    found = re.search(r'^Repository\s*=\s*"([^"]+)"', pyproject_text, flags=re.MULTILINE)
+    if found is None:
+        raise ValueError("pyproject.toml has no [project.urls] Repository = \"...\" line")
+    return found.group(1)
+
+
+def timing(notebook: str, study: Study | None = None) -> Table:
+    """How long ``notebook`` takes under each profile: measured by the committed benchmark
+    (``fkd.benchmark.published()``) and, when ``study`` is given, by the last report on its data."""
+    import json
+
+    from fkd.benchmark import published
+    from fkd.report import timings_path
+
+    rows = []
+    measured = published()
+    if measured:
+        machine = f"{measured['hardware']['logical_cores']}-core {measured['hardware']['cpu_model']}"
+        for profile, report in (measured.get("report") or {}).items():
+            if notebook in report["notebooks"]:
+                rows.append([profile, f"{report['notebooks'][notebook] / 60:.1f}",
+                             f"benchmark, {measured['data']['source']}, {machine}, {report['measured_at'][:10]}"])
+    if study is not None:
+        path = timings_path(Path(study.runs_dir), study.profile, study.dataset.fingerprint)
+        if path.is_file():
+            last = json.loads(path.read_text())
+            if notebook in last["notebooks"]:
+                rows.append([study.profile, f"{last['notebooks'][notebook] / 60:.1f}",
+                             f"your last report on these data, {last['recorded_at'][:10]} (cached models make reruns faster)"])
+    if not rows:
+        rows.append(["–", None, "not measured yet: run `nox -s benchmark`"])
+    return Table(["Profile", "Minutes", "Measured by"], rows)
+
+
+def knn_sweep_table(runs: Mapping[int, RunResult]) -> Table:
+    """Our k-NN sweep beside the study's: its printed MSE for each k, converted to pixels, and ours."""
+    from fkd.original import KNN_SWEEP_MSE, mse_to_pixels
+
+    rows = []
+    for k in sorted(set(runs) | set(KNN_SWEEP_MSE)):
+        mse = KNN_SWEEP_MSE.get(k)
+        rows.append([k, f"{mse:.4f}" if mse is not None else "–",
+                     f"{mse_to_pixels(mse):.2f}" if mse is not None else "–",
+                     runs[k].val_rmse if k in runs else None])
+    return Table(["k", "Study MSE (normalised)", "Study RMSE (px) = sqrt(MSE) x 48", "Ours (px)"], rows,
+                 note="The study printed MSEs of its normalised targets; sqrt(MSE) x 48 turns one into pixels.")
+
+
+def grid_table(study: Study, names: Iterable[str]) -> Table:
+    """The tuning grid as this profile trains it: what each point changes, its epochs here and the study's."""
+    rows = [[name, study.config(name).description, study.config(name).epochs, study.epochs(name),
+             reported_text(name)] for name in names]
+    return Table(["Config", "What changes", "Study's epochs", "Epochs here", "Study (px)"], rows)
+
+
+TRIALS = "measured/best_trials.csv"
+"""The committed record of every trial behind ``best`` (written by ``benchmarks/best_trials.py``)."""
+
+
+def trials() -> "pd.DataFrame":
+    """Every trial behind ``best``, as committed with fkd: config, budget, machine and scores."""
+    import io
+    from importlib import resources
+
+    import pandas as pd
+
+    return pd.read_csv(io.StringIO(resources.files("fkd").joinpath(TRIALS).read_text()))
+
+
+def trials_table() -> Table:
+    """The trials behind ``best`` as a table: what changed, the budget, the scores with and without flip TTA."""
+    frame = trials()
+    rows = [[row.trial, row.change, row.epochs, row.train_seconds, row.train_cpu_seconds, row.val_rmse,
+             row.val_rmse_tta, row.status] for row in frame.itertuples()]
+    machines = ", ".join(sorted(set(frame["cpu_model"].dropna())))
+    return Table(["Trial", "What changed", "Epochs", "Train (s)", "Train CPU (s)", "Val RMSE (px)", "with TTA (px)",
+                  "Status"], rows, note=f"faces15, grouped split, one run each, on {machines} (2 cores).")
+
+
+def selection_bias_table(runs: Mapping[str, RunResult], seed: int = 0) -> Table:
+    """:func:`fkd.evaluate.selection_bias` over runs scored on the same validation faces."""
+    from fkd.evaluate import selection_bias
+
+    truths = {run.split.name for run in runs.values()}
+    if len(truths) != 1:
+        raise ValueError("selection bias compares runs scored on one split's validation faces")
+    first = next(iter(runs.values()))
+    found = selection_bias(first.val_keypoints, {name: run.val_predictions for name, run in runs.items()}, seed)
+    return Table(["Chosen model", "RMSE on the faces it was chosen on (px)", "RMSE on held-out faces (px)",
+                  "Optimism (px)"],
+                 [[found["chosen"], found["on_the_faces_it_was_chosen_on"], found["on_held_out_faces"],
+                   found["optimism"]]])
+
+
+def brightness_bug_table(image: np.ndarray) -> Table:
+    """Pixel ranges the study's brightness run trained and was validated on, against fkd's brightness."""
+    from fkd.original import legacy_brightness_shift
+
+    scaled = image.astype(np.float64) / 255
+    rows = [["the study's validation faces", scaled.min(), scaled.max()]]
+    for factor in (0.5, 1.5):
+        bugged = legacy_brightness_shift(scaled, factor)
+        rows.append([f"the study's training faces, brightness x {factor}", bugged.min(), bugged.max()])
+        fixed = np.clip(scaled * factor, 0, 1)
+        rows.append([f"fkd's training faces, brightness x {factor}", fixed.min(), fixed.max()])
+    return Table(["What the network saw", "Lowest pixel", "Highest pixel"], rows,
+                 note="One face; the network of the study trained on one scale and was scored on another.")
+
+
+def ffill_examples(dataset: Dataset, n: int = 4) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``n`` four-keypoint faces spread through the file: their images, the targets ``ffill`` gives them
+    (copied from the rows above), and their own labels."""
+    from fkd.train import apply_missing_policy
+
+    rows, filled = apply_missing_policy(dataset.keypoints, "ffill")
+    incomplete = np.flatnonzero(~dataset.complete[rows] & ~np.isnan(dataset.keypoints[rows]).all(axis=1))
+    chosen = incomplete[np.linspace(0, len(incomplete) - 1, min(n, len(incomplete))).astype(int)]
+    return dataset.images[rows[chosen]], filled[chosen], dataset.keypoints[rows[chosen]]
+
+
+def reload(record: dict[str, Any], study: Study) -> RunResult:
+    """A recorded run's model, reloaded from the run cache with the record's exact settings (nothing retrains)."""
+    return run_experiment(ModelConfig.from_dict(record["config"]), study.dataset, split=record["split"],
+                          seed=record["seed"], epochs=record["epochs"], max_train_rows=record["max_train_rows"],
+                          runs_dir=study.runs_dir, progress=study.progress)
+
+
+def strongest_record(records: list[dict[str, Any]], split: str | None = None) -> dict[str, Any]:
+    """The recorded run with the lowest validation RMSE (on ``split`` only, when given)."""
+    chosen = [record for record in records if split is None or record["split"] == split]
+    return min(chosen, key=lambda record: record["val_rmse"])
+
+
+def strongest_by_split(records: list[dict[str, Any]]) -> Table:
+    """The lowest validation RMSE on each split: only runs on one split were scored on the same faces."""
+    from fkd.results import SPLIT_ORDER, run_names
+
+    rows = []
+    for split in SPLIT_ORDER:
+        count = sum(record["split"] == split for record in records)
+        if count:
+            best = strongest_record(records, split)
+            rows.append([split, ", ".join(run_names(best)), best["val_rmse"], count])
+    return Table(["Split", "Strongest run", "Val RMSE (px)", "Runs on this split"], rows)
+
+
+def photo_keypoints(picture: str | Path | np.ndarray, run: RunResult) -> Any:
+    """:func:`fkd.photo.annotate_photo` with a trained run's model: every face found, its keypoints predicted."""
+    from fkd.photo import annotate_photo
+    from fkd.train import predict
+
+    return annotate_photo(picture, lambda crops: predict(run.model, run.config, crops))

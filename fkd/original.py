@@ -109,3 +109,20 @@ def reported_text(*names: str) -> str:
     """The study's figure as it printed it (two decimals), '–' where it reported none."""
     figure = reported_rmse(*names)
     return "–" if figure is None else f"{figure:.2f}"
+
+
+def legacy_brightness_shift(image: "np.ndarray", factor: float) -> "np.ndarray":
+    """What the study's brightness augmentation really fed its network (for teaching; never used to train).
+
+    Keras's ``ImageDataGenerator`` of that time (keras-preprocessing before PR #328,
+    December 2020) brightened an image by converting it to a PIL image with
+    ``array_to_img(x)`` -- whose default ``scale=True`` stretches the pixels to the
+    full 0-255 range -- changing the brightness there, and converting back *without*
+    dividing by 255. An image given in [0, 1] came back in [0, 255]
+    (keras-team/keras-preprocessing issues #114 and #327). ``image``: floats in [0, 1].
+    """
+    import numpy as np
+
+    stretched = image - image.min()
+    stretched = np.round(stretched / max(float(stretched.max()), 1e-12) * 255)
+    return np.clip(stretched * factor, 0, 255)

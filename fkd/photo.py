@@ -485,6 +485,32 @@ def _image_format(path: Path) -> str:
     return fmt
 
 
+# --- a photo without a camera --------------------------------------------------------------
+
+
+def background(width: int, height: int, seed: int = 0) -> np.ndarray:
+    """A smooth RGB gradient with a little grain: a plain, face-free background."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:height, 0:width]
+    base = 60 + 120 * (xx / width) + 40 * (yy / height)
+    values = np.clip(base + rng.normal(0, 4, size=base.shape), 0, 255).astype(np.uint8)
+    return np.stack([values, (values * 0.9).astype(np.uint8), (values * 0.8).astype(np.uint8)], axis=2)
+
+
+def example_photo(faces: np.ndarray, placements: Sequence[tuple[int, int, int]], width: int,
+                  height: int) -> np.ndarray:
+    """An RGB "photo" with each gray 96 x 96 face enlarged to ``size`` at ``(x, y)`` on :func:`background`.
+
+    For trying the pipeline without a photo at hand (the summary notebook, tests): a
+    dataset face placed in a larger picture, where the truth is known.
+    """
+    canvas = background(width, height)
+    for face, (x, y, size) in zip(faces, placements):
+        enlarged = np.asarray(Image.fromarray(face).resize((size, size), Image.Resampling.BICUBIC))
+        canvas[y:y + size, x:x + size] = enlarged[:, :, None]
+    return canvas
+
+
 # --- checks ---------------------------------------------------------------------------------
 
 

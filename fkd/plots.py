@@ -231,10 +231,16 @@ def learning_curves(
     metric: str = "val_rmse",
     ylabel: str = "validation RMSE (pixels)",
     log: bool = False,
+    training: bool = False,
+    reference: tuple[str, float] | None = None,
 ) -> Figure:
     """``metric`` per epoch for one history or several (``{name: history}``); one line each.
 
-    Histories without ``metric`` (k-NN has none) are left out.
+    ``training=True`` also draws each model's training RMSE (``rmse``: on the
+    augmented training batches) dashed in the same colour, on the same axes: where
+    the two part, the network starts to memorise its training faces. ``reference``:
+    an optional ``(label, value)`` dotted line, e.g. the mean face's RMSE -- a curve
+    lying on it has not learned yet. Histories without ``metric`` (k-NN) are left out.
     """
     if metric in histories:
         histories = {"": histories}
@@ -244,16 +250,21 @@ def learning_curves(
                          f"{sorted({k for h in histories.values() for k in (h or {})})}")
     fig = Figure(figsize=(7, 4), layout="constrained")
     ax = fig.add_subplot()
-    for name, values in curves.items():
-        ax.plot(np.arange(1, len(values) + 1), values, marker="o" if len(values) < 15 else None,
-                ms=3, label=name or metric)
+    for (name, values), colour in zip(curves.items(), MODEL_COLOURS * 10):
+        epochs = np.arange(1, len(values) + 1)
+        ax.plot(epochs, values, marker="o" if len(values) < 15 else None, ms=3, color=colour,
+                label=(f"{name}, validation" if training else name) or metric)
+        if training and histories[name].get("rmse"):
+            ax.plot(epochs, histories[name]["rmse"], linestyle="--", color=colour, label=f"{name}, training")
+    if reference is not None:
+        ax.axhline(reference[1], color="0.4", linestyle=":", linewidth=1, label=f"{reference[0]}: {reference[1]:.2f}")
     ax.set_xlabel("epoch")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel(ylabel)
     if log:
         ax.set_yscale("log")
     ax.grid(alpha=0.3)
-    if len(curves) > 1 or next(iter(curves)):
+    if len(curves) > 1 or next(iter(curves)) or training or reference:
         ax.legend(fontsize=8)
     return fig
 

@@ -22,6 +22,10 @@ class Profile:
     """Train on at most this many rows (a seeded subsample); None uses them all."""
     tuning_grid: tuple[str, ...]
     knn_ks: tuple[int, ...]
+    noise_model: str
+    """The config notebook 04 trains with three seeds to show how much one run's score moves."""
+    missing_base: str
+    """The config notebook 05 trains under each missing-label policy."""
 
     def epochs_for(self, config: ModelConfig) -> int:
         return config.epochs if self.epochs is None else min(config.epochs, self.epochs)
@@ -33,17 +37,19 @@ PROFILES: dict[str, Profile] = {
         Profile(
             "smoke", "CI check: 2 epochs on 300 rows; numbers are meaningless, the pipeline is not",
             epochs=2, max_train_rows=300, tuning_grid=("modelh_1", "modelh_12"), knn_ks=(1, 5, 9),
+            noise_model="modelh_12", missing_base="cnn_baseline",
         ),
         Profile(
             "standard", "a laptop CPU: every row, at most 20 epochs, six points of the tuning grid",
             epochs=20, max_train_rows=None,
             tuning_grid=("modelh_1", "modelh_2", "modelh_3", "modelh_5", "modelh_6", "modelh_12"),
-            knn_ks=(1, 3, 5, 7, 9, 15, 25),
+            knn_ks=(1, 3, 5, 7, 9, 15, 25), noise_model="modelh_12", missing_base="cnn_baseline",
         ),
         Profile(
             "full", "the study's settings (up to 400 epochs, the whole grid); meant for a GPU",
             epochs=None, max_train_rows=None, tuning_grid=TUNING_GRID,
             knn_ks=(1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 16, 21, 26, 31, 36, 41, 46),
+            noise_model="modelh_12", missing_base="cnn_baseline",
         ),
     )
 }

@@ -26,6 +26,7 @@ The runs folder defaults to ``runs`` beside the output folder (``reports`` ->
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import datetime
 import os
@@ -142,6 +143,9 @@ def _execute(source: Path, target: Path, parameters: dict[str, Any], kernel_log:
     papermill.execute_notebook(
         str(source), str(target), parameters=parameters, kernel_name=KERNEL, progress_bar=True,
         cwd=str(Path.cwd()), kernel_manager_class=kernel_log_manager(kernel_log),
+        # C-level output (TensorFlow's start-up lines) goes to the kernel's log, not into the report;
+        # Python's own prints and warnings are still captured in the notebook.
+        extra_arguments=["--IPKernelApp.capture_fd_output=False"],
     )
 
 
@@ -214,7 +218,8 @@ def _render(nb: Any, stem: Path, title: str, pdf: bool) -> list[Path]:
     from nbconvert.preprocessors import TagRemovePreprocessor
 
     def exporter(kind: type) -> Any:
-        made = kind()
+        # Two LaTeX passes settle the long tables' layout; nbconvert's default third one changes nothing here.
+        made = kind(latex_count=2) if kind is PDFExporter else kind()
         made.register_preprocessor(TagRemovePreprocessor(remove_cell_tags=set(HIDDEN_TAGS), enabled=True),
                                    enabled=True)
         return made
@@ -274,8 +279,7 @@ def _heading(notebooks: list[tuple[Path, Any]], profile: Any, seed: int, data_fi
     except metadata.PackageNotFoundError:
         version = "(not installed)"
     lines = [
-        # Raw HTML: the HTML page's visible title (the PDF has a title block; pandoc keeps only the text).
-        "<h1>Facial keypoint detection: the fkd report</h1>", "",
+        "# About this report", "",
         f"Generated {datetime.datetime.now():%Y-%m-%d %H:%M} by fkd {version}.", "",
         f"**Data:** {'SYNTHETIC DEMO FACES -- ' + DEMO_BANNER_TEXT if data_files.demo else f'`{data_files.root}`'}",
         "",
@@ -458,20 +462,24 @@ def _render_all(executed: list[tuple[Path, Any]], everything: list[tuple[Path, A
 
     from fkd.results import headline_table, runs_for_profile
 
+    jobs = [(nb, staging / source.stem, _title_of(nb, source.stem)) for source, nb in executed]
     written = []
-    for source, nb in executed:
-        written += _render(nb, staging / source.stem, _title_of(nb, source.stem), pdf)
     if everything is None:
         print("fkd report: the combined report was left as it was: not every notebook has been executed "
               "with this profile and data (run `fkd report` without --notebooks to rebuild it)",
               file=sys.stderr)
-        return written
-    runs = runs_for_profile(runs_dir, fingerprint, profile)
-    headline = headline_table(runs)._repr_markdown_() if runs else None
-    combined = _combined(everything, _heading(everything, profile, seed, data_files, headline))
-    nbformat.write(combined, staging / f"{COMBINED_NAME}.ipynb")
-    written.append(staging / f"{COMBINED_NAME}.ipynb")
-    written += _render(combined, staging / COMBINED_NAME, combined.metadata["title"], pdf)
+    else:
+        runs = runs_for_profile(runs_dir, fingerprint, profile)
+        headline = headline_table(runs)._repr_markdown_() if runs else None
+        combined = _combined(everything, _heading(everything, profile, seed, data_files, headline))
+        nbformat.write(combined, staging / f"{COMBINED_NAME}.ipynb")
+        written.append(staging / f"{COMBINED_NAME}.ipynb")
+        jobs.insert(0, (combined, staging / COMBINED_NAME, combined.metadata["title"]))  # the longest first
+    print(f"fkd report: rendering {len(jobs)} documents to HTML{' and PDF' * pdf}", file=sys.stderr, flush=True)
+    # LaTeX runs one process per document: render them side by side, one per CPU core.
+    with concurrent.futures.ProcessPoolExecutor(max_workers=min(len(jobs), os.cpu_count() or 1)) as pool:
+        for files in pool.map(_render, *zip(*jobs), [pdf] * len(jobs)):
+            written += files
     return written
 
 

@@ -27,12 +27,14 @@ def demo_dir() -> Path:
     return cache_dir() / "demo"
 
 
-def resolve_data(data: str | Path | None = None) -> DataFiles:
-    """The data to use: ``data`` if given; else ``./data`` if it holds Kaggle's files;
-    else synthetic demo data generated (once) in :func:`demo_dir`.
+def resolve_data(data: str | Path | None = None, download: bool = False) -> DataFiles:
+    """The data to use: ``data`` if given; else ``./data`` if it holds Kaggle's files; else, with
+    ``download`` and Kaggle credentials at hand (environment or Colab's secrets), Kaggle's files
+    fetched into ``./data``; else synthetic demo data generated (once) in :func:`demo_dir`.
 
     The demo fallback is what lets a fresh clone run end to end; callers show a
-    banner whenever ``DataFiles.demo`` is true.
+    banner whenever ``DataFiles.demo`` is true. Notebooks pass ``download=True``, so
+    one opened on Colab with Kaggle credentials works on the real faces.
     """
     if data is not None:
         return find_data(data)
@@ -41,6 +43,11 @@ def resolve_data(data: str | Path | None = None) -> DataFiles:
             return find_data(DEFAULT_DATA)
         except DataError:
             pass
+    if download:
+        from fkd.download import download as fetch, has_credentials
+
+        if has_credentials():
+            return find_data(fetch(DEFAULT_DATA))
     from fkd.demo import write_demo_data
 
     return find_data(write_demo_data(demo_dir()))

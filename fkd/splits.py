@@ -125,3 +125,48 @@ def make_split(name: str, dataset: Dataset, random_state: int = 42) -> Split:
     if name == "grouped":
         return grouped_split(dataset.images, seed=random_state, groups=dataset_groups(dataset))
     raise ValueError(f"unknown split {name!r}; choose one of: {', '.join(SPLITS)}")
+
+
+@dataclass(frozen=True)
+class LeakSplit:
+    """Two training sets that differ only by leaked frames, scored on the same validation faces.
+
+    ``leaked``: half the frames of each validation group with more than one frame;
+    ``val``: the other frames of the validation groups. Training on ``train`` then on
+    ``train + leaked`` and scoring both on ``val`` measures what the leak alone is
+    worth, with the difficulty of the validation faces held fixed.
+    """
+
+    train: np.ndarray
+    leaked: np.ndarray
+    val: np.ndarray
+
+
+def leak_split(dataset: Dataset, seed: int = 42) -> LeakSplit:
+    """The grouped split's training rows, and its validation groups cut in two: leaked frames and scored ones."""
+    split, groups = make_split("grouped", dataset), dataset_groups(dataset)
+    rng = np.random.default_rng(seed)
+    leaked, kept = [], []
+    for group in np.unique(groups[split.val]):
+        frames = rng.permutation(split.val[groups[split.val] == group])
+        half = len(frames) // 2
+        leaked += frames[:half].tolist()
+        kept += frames[half:].tolist()
+    return LeakSplit(split.train, np.sort(np.array(leaked, dtype=np.int64)), np.sort(np.array(kept, dtype=np.int64)))
+
+
+def leaked_twins(images: np.ndarray, split: Split, groups: np.ndarray, n: int = 4) -> np.ndarray:
+    """Up to ``n`` pairs (validation row, its most similar training row of the same group): the leak, shown.
+
+    Rows of an n x 2 array; validation faces whose group has no training member are skipped.
+    """
+    thumbnails = _thumbnails(images)
+    pairs = []
+    for row in split.val:
+        twins = split.train[groups[split.train] == groups[row]]
+        if len(twins):
+            distances = np.linalg.norm(thumbnails[twins] - thumbnails[row], axis=1)
+            pairs.append((row, twins[np.argmin(distances)]))
+        if len(pairs) == n:
+            break
+    return np.array(pairs, dtype=np.int64).reshape(-1, 2)

@@ -35,24 +35,6 @@ STORED_FOR = {  # EXIF orientation -> how to turn an upright picture into what t
 }
 
 
-def gradient(width: int, height: int, seed: int = 0) -> np.ndarray:
-    """A smooth RGB gradient with a little grain: a plain, face-free background."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:height, 0:width]
-    base = 60 + 120 * (xx / width) + 40 * (yy / height)
-    values = np.clip(base + rng.normal(0, 4, size=base.shape), 0, 255).astype(np.uint8)
-    return np.stack([values, (values * 0.9).astype(np.uint8), (values * 0.8).astype(np.uint8)], axis=2)
-
-
-def place_faces(faces: np.ndarray, placements: list[tuple[int, int, int]], width: int, height: int) -> np.ndarray:
-    """An RGB photo with each gray 96 x 96 face enlarged to ``size`` at ``(x, y)``."""
-    canvas = gradient(width, height)
-    for face, (x, y, size) in zip(faces, placements):
-        enlarged = np.asarray(Image.fromarray(face).resize((size, size), Image.Resampling.BICUBIC))
-        canvas[y:y + size, x:x + size] = enlarged[:, :, None]
-    return canvas
-
-
 def save_photo(rgb: np.ndarray, path: Path, orientation: int | None = None, **options) -> Path:
     image = Image.fromarray(rgb)
     if orientation is not None:
@@ -62,3 +44,16 @@ def save_photo(rgb: np.ndarray, path: Path, orientation: int | None = None, **op
         options["exif"] = exif
     image.save(path, **options)
     return path
+
+
+# --- a console a person can read ---------------------------------------------------------------
+
+NOISE = ("absl", "oneDNN", "cuda", "I0000", "W0000", "E0000", "Warning", "WARNING", "warn(", "Traceback",
+         "running over TCP", "MissingIDFieldWarning")
+"""Fragments of lines that are not fkd's: TensorFlow's start-up, CUDA probes, Python warnings, kernel notices."""
+
+
+def foreign_lines(output: str) -> list[str]:
+    """Lines of a command's output that fkd did not write (progress-bar redraws split on carriage returns)."""
+    lines = [part.strip() for line in output.splitlines() for part in line.split("\r")]
+    return [line for line in lines if line and any(fragment in line for fragment in NOISE)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -139,13 +140,14 @@ def test_python_dash_m_fkd_is_the_fkd_command(tmp_path):
 def test_predict_image_finds_one_and_two_faces_and_writes_kaggles_columns(tmp_path, faces15, capsys):
     from fkd.data import load_training
     from fkd.keypoints import COORDINATE_COLUMNS
-    from tests.helpers import place_faces, save_photo
+    from fkd.photo import example_photo
+    from tests.helpers import save_photo
 
     faces = load_training(faces15).images[[0, 400]]
     runs = ["--data", str(faces15), "--model", "knn", "--runs-dir", str(tmp_path / "runs")]
     assert main(["train", *runs]) == 0
     for n, placement in ((1, [(60, 40, 220)]), (2, [(40, 40, 200), (400, 60, 240)])):
-        photo = save_photo(place_faces(faces[:n], placement, width=700, height=340), tmp_path / f"p{n}.jpg",
+        photo = save_photo(example_photo(faces[:n], placement, width=700, height=340), tmp_path / f"p{n}.jpg",
                            quality=95)
         annotated, table = tmp_path / f"p{n}-annotated.png", tmp_path / f"p{n}.csv"
         capsys.readouterr()
@@ -160,10 +162,11 @@ def test_predict_image_finds_one_and_two_faces_and_writes_kaggles_columns(tmp_pa
 
 
 def test_predict_image_without_a_trained_model_says_which_command_trains_one(tmp_path, capsys):
-    from tests.helpers import gradient, save_photo
+    from fkd.photo import background
+    from tests.helpers import save_photo
 
     data = write_demo_data(tmp_path / "demo", n_train=40, n_test=4)
-    photo = save_photo(gradient(200, 150), tmp_path / "wall.png")
+    photo = save_photo(background(200, 150), tmp_path / "wall.png")
     code = main(["predict", "--data", str(data), "--image", str(photo), "--runs-dir", str(tmp_path / "runs")])
     err = capsys.readouterr().err
     assert code == 1 and f"fkd train --data {data} --model best" in err and "SYNTHETIC DEMO" in err
@@ -173,3 +176,17 @@ def test_predict_image_without_a_trained_model_says_which_command_trains_one(tmp
 def test_predict_image_of_a_missing_photo_names_it_before_any_work(tmp_path, capsys):
     code = main(["predict", "--image", str(tmp_path / "nope.jpg"), "--runs-dir", str(tmp_path / "runs")])
     assert code == 1 and f"{tmp_path / 'nope.jpg'}: no such photo" in capsys.readouterr().err
+
+
+def test_train_and_predict_print_only_fkds_own_lines(tmp_path):
+    """No TensorFlow start-up lines (absl, CUDA probes, oneDNN) and no Python warnings reach the console."""
+    from tests.helpers import foreign_lines
+
+    data = write_demo_data(tmp_path / "demo", n_train=60, n_test=6)
+    common = ["--data", str(data), "--model", "cnn_baseline", "--runs-dir", str(tmp_path / "runs")]
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    for args in (["train", *common, "--epochs", "1"], ["predict", *common, "--submission", str(tmp_path / "s.csv")]):
+        done = subprocess.run([sys.executable, "-m", "fkd", *args], cwd=tmp_path, capture_output=True, text=True,
+                              timeout=600, env=env)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert foreign_lines(done.stdout + done.stderr) == [], args[0]

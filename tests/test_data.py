@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import hashlib
 import threading
 import time
@@ -225,15 +226,25 @@ def test_any_malformed_pixel_row_gives_a_data_error_never_a_crash(tmp_path, coun
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(value=st.text(min_size=1, max_size=8).filter(lambda s: "," not in s and "\n" not in s and "\r" not in s and '"' not in s))
+@given(value=st.one_of(
+    st.text(min_size=1, max_size=8).filter(lambda s: "," not in s and "\n" not in s and "\r" not in s and '"' not in s),
+    st.from_regex(r"-?[0-9]{1,3}(\.[0-9]{1,3})?", fullmatch=True),
+))
 def test_any_coordinate_text_is_accepted_as_a_number_or_named_as_bad(tmp_path, value):
     path = tmp_path / "training.csv"
     path.write_text(HEADER + _row(coords=value + "," + ",".join(["48"] * 29)), encoding="utf-8")
+    plain = re.fullmatch(r"\s*-?[0-9]{1,3}(\.[0-9]+)?\s*", value)
+    in_frame = plain is not None and -16 <= float(value) <= 96 + 16
     try:
         loaded = load_training(path, cache=False)  # (rewritten within one clock tick, at one size)
     except DataError as error:
-        assert error.file.endswith("training.csv") and error.row in (1, 2)
+        assert not in_frame, f"the plain number {value!r} was refused: {error}"
+        assert error.file.endswith("training.csv") and (error.row, error.column) == (2, "left_eye_center_x")
     else:
+        if plain is not None:
+            assert loaded.keypoints[0, 0] == pytest.approx(float(value))
+        elif not value.strip():
+            assert np.isnan(loaded.keypoints[0, 0])  # an empty cell is a missing label
         assert loaded.keypoints.shape == (1, 30)
 
 

@@ -15,7 +15,8 @@ from fkd import photo
 from fkd.data import DataError
 from fkd.errors import FkdError
 from fkd.keypoints import COORDINATE_COLUMNS, IMAGE_SIZE
-from tests.helpers import FACES15, ORIENTATION, STORED_FOR, gradient, place_faces as _place, save_photo as _save
+from fkd.photo import background, example_photo
+from tests.helpers import FACES15, ORIENTATION, STORED_FOR, save_photo as _save
 
 def _box(x: float, y: float, size: float) -> photo.FaceBox:
     return photo.FaceBox(x, y, size, detector_box=(x, y, size, size), confidence=1.0)
@@ -110,7 +111,7 @@ def test_annotated_markers_grow_with_the_face():
 
 @pytest.mark.parametrize("orientation", sorted(STORED_FOR))
 def test_exif_orientation_turns_the_photo_upright(tmp_path, orientation):
-    upright = gradient(120, 80)
+    upright = background(120, 80)
     upright[10:30, 10:20] = (255, 0, 0)  # a red mark at the top left
     _save(upright, tmp_path / "upright.jpg", quality=95)
     _save(upright, tmp_path / "turned.jpg", orientation, quality=95)
@@ -160,7 +161,7 @@ def _bad_photo(kind: str, folder: Path) -> tuple[Path, str]:
         path.write_text("these are not pixels\n")
         return path, "not an image"
     if kind == "truncated":
-        path = _save(gradient(300, 200), folder / "cut.jpg", quality=90)
+        path = _save(background(300, 200), folder / "cut.jpg", quality=90)
         path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
         return path, "truncated"
     if kind == "enormous":
@@ -195,14 +196,14 @@ def test_an_enormous_photo_is_refused_before_decoding(tmp_path, monkeypatch):
 
 
 def test_a_missing_output_folder_is_refused_first(tmp_path):
-    path = _save(gradient(50, 50), tmp_path / "p.png")
+    path = _save(background(50, 50), tmp_path / "p.png")
     with pytest.raises(FkdError, match="folder") as caught:
         photo.annotate_photo(path, _never_called, out_png=tmp_path / "no" / "a.png")
     assert "\n" not in str(caught.value)
 
 
 def test_an_unknown_picture_suffix_is_refused_first(tmp_path):
-    path = _save(gradient(50, 50), tmp_path / "p.png")
+    path = _save(background(50, 50), tmp_path / "p.png")
     with pytest.raises(DataError, match=r"\.png"):
         photo.annotate_photo(path, _never_called, out_png=tmp_path / "a.txt")
 
@@ -211,7 +212,7 @@ def test_an_unknown_picture_suffix_is_refused_first(tmp_path):
 
 
 def test_a_photo_without_a_face_says_so_and_writes_nothing(tmp_path):
-    path = _save(gradient(320, 240), tmp_path / "wall.png")
+    path = _save(background(320, 240), tmp_path / "wall.png")
     with pytest.raises(DataError) as caught:
         photo.annotate_photo(path, _never_called, out_png=tmp_path / "a.png", keypoints_csv=tmp_path / "k.csv")
     assert "no face found" in _one_line_error(caught, path)
@@ -272,7 +273,7 @@ def test_keypoints_of_a_face_in_a_photo_land_near_the_truth(tmp_path, faces15_fa
     for n, row in enumerate(rows):
         size = (200, 288, 350)[n]
         placement = [(90 + 20 * n, 40 + 15 * n, size)]
-        rgb = _place(dataset.images[row:row + 1], placement, width=size + 220, height=size + 110)
+        rgb = example_photo(dataset.images[row:row + 1], placement, width=size + 220, height=size + 110)
         path = _save(rgb, tmp_path / f"face{n}.png")
         result = photo.annotate_photo(path, predict_fn)
         assert len(result.boxes) == 1
@@ -287,7 +288,7 @@ def test_keypoints_of_a_face_in_a_photo_land_near_the_truth(tmp_path, faces15_fa
 def test_two_faces_give_two_rows_left_to_right_and_both_files(tmp_path, faces15_faces):
     dataset, predict_fn, rows = faces15_faces
     placement = [(420, 60, 250), (40, 30, 200)]  # the right-hand face first
-    rgb = _place(dataset.images[[rows[1], rows[2]]], placement, width=720, height=360)
+    rgb = example_photo(dataset.images[[rows[1], rows[2]]], placement, width=720, height=360)
     path = _save(rgb, tmp_path / "two.jpg", quality=95)
     result = photo.annotate_photo(path, predict_fn, out_png=tmp_path / "two-annotated.png",
                                   keypoints_csv=tmp_path / "two.csv")
@@ -306,7 +307,7 @@ def test_two_faces_give_two_rows_left_to_right_and_both_files(tmp_path, faces15_
 def test_a_turned_jpeg_with_an_orientation_tag_gives_the_upright_result(tmp_path, faces15_faces):
     dataset, predict_fn, rows = faces15_faces
     placement = [(60, 50, 240)]
-    rgb = _place(dataset.images[rows[0]:rows[0] + 1], placement, width=400, height=340)
+    rgb = example_photo(dataset.images[rows[0]:rows[0] + 1], placement, width=400, height=340)
     upright = photo.annotate_photo(_save(rgb, tmp_path / "upright.jpg", quality=95), predict_fn)
     turned = photo.annotate_photo(_save(rgb, tmp_path / "turned.jpg", 6, quality=95), predict_fn)
     assert turned.rgb.shape == upright.rgb.shape == (340, 400, 3)
@@ -316,7 +317,7 @@ def test_a_turned_jpeg_with_an_orientation_tag_gives_the_upright_result(tmp_path
 
 def test_a_failure_while_writing_leaves_no_output(tmp_path, faces15_faces, monkeypatch):
     dataset, predict_fn, rows = faces15_faces
-    rgb = _place(dataset.images[rows[0]:rows[0] + 1], [(40, 40, 200)], width=300, height=300)
+    rgb = example_photo(dataset.images[rows[0]:rows[0] + 1], [(40, 40, 200)], width=300, height=300)
     path = _save(rgb, tmp_path / "p.png")
     outputs = tmp_path / "out"
     outputs.mkdir()

@@ -104,7 +104,23 @@ def test_learning_curves_draws_a_line_per_history_and_skips_those_without_the_me
 
 def test_learning_curves_accepts_a_single_history():
     fig = plots.learning_curves({"val_rmse": [2.0, 1.0], "loss": [1.0, 0.5]})
-    assert len(fig.axes[0].lines) == 1
+    (line,) = fig.axes[0].lines
+    assert list(line.get_xdata()) == [1, 2] and list(line.get_ydata()) == [2.0, 1.0]
+
+
+def test_learning_curves_puts_training_beside_validation_and_the_mean_face_line():
+    fig = plots.learning_curves({"cnn": {"val_rmse": [5.0, 4.0], "rmse": [6.0, 3.0]}}, training=True,
+                                reference=("mean face", 8.5))
+    lines = {line.get_label(): line for line in fig.axes[0].lines}
+    validation, training, mean = lines["cnn, validation"], lines["cnn, training"], lines["mean face: 8.50"]
+    assert list(training.get_ydata()) == [6.0, 3.0] and training.get_linestyle() == "--"
+    assert training.get_color() == validation.get_color() and list(mean.get_ydata()) == [8.5, 8.5]
+
+
+def test_faces_are_drawn_so_pixel_c_covers_c_to_c_plus_one(faces):
+    """fkd.keypoints' convention in figures: the image spans [0, 96], so a keypoint at x lands on pixel floor(x)."""
+    (image,) = plots.faces_grid(faces[0][:1]).axes[0].images
+    assert tuple(image.get_extent()) == (0.0, 96.0, 96.0, 0.0)
 
 
 def test_learning_curves_without_any_curve_is_an_error():
