@@ -87,7 +87,7 @@ class ReportResult:
     pdf_skipped: str | None = None
     """Why no PDF was written (missing tools), or None."""
     notebook_seconds: dict[str, float] | None = None
-    """Seconds each notebook took to execute, by notebook name."""
+    """Seconds each notebook took to execute, by notebook name, and the rendering ("rendering")."""
     combined: bool = True
     """Whether the combined report was (re)built; it is left alone when notebooks are missing."""
 
@@ -449,7 +449,7 @@ def _with_earlier_notebooks(executed: list[tuple[Path, Any]], out: Path,
             return None
         nb = nbformat.read(earlier, as_version=4)
         used = nb.metadata.get("papermill", {}).get("parameters", {})
-        if any(used.get(key) != common[key] for key in ("data_dir", "profile", "seed")):
+        if any(used.get(key, common[key]) != common[key] for key in ("data_dir", "profile", "seed")):
             return None
         everything.append((path, nb))
     return everything

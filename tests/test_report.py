@@ -281,3 +281,47 @@ def test_final_table_renders_every_run_in_html_latex_and_text():
     assert repr(table).index("cnn_flip") < repr(table).index("nn2")  # best first
     with pytest.raises(ValueError, match="no runs"):
         rmse_table([])
+
+
+@pytest.fixture
+def study_of_three(tmp_path, monkeypatch) -> Path:
+    """Three tiny notebooks standing in for the study's, so that --notebooks can be tried in seconds."""
+    folder = tmp_path / "study"
+    folder.mkdir()
+    for n in (1, 2, 3):
+        write_notebook(folder / f"0{n}_part.ipynb", f"print('PART {n}', seed)", markdown=f"# Part {n}")
+    monkeypatch.setattr(report, "notebooks_dir", lambda: folder)
+    return folder
+
+
+def test_some_notebooks_rebuild_the_combined_report_from_every_executed_one(study_of_three, tmp_path, kaggle_dir,
+                                                                          no_pdf):
+    out = tmp_path / "reports"
+    run_report(data=kaggle_dir, out=out, params={"seed": 7})
+    first = (out / "01_part.html").stat().st_mtime_ns
+    result = run_report(data=kaggle_dir, out=out, params={"seed": 7}, notebooks=["02_part"])
+    assert result.combined and set(result.notebook_seconds) == {"02_part", "rendering"}
+    assert (out / "01_part.html").stat().st_mtime_ns == first  # not executed again
+    combined = (out / "report.html").read_text()
+    assert combined.index("PART 1 7") < combined.index("PART 2 7") < combined.index("PART 3 7")
+
+
+def test_some_notebooks_leave_the_combined_report_alone_when_others_are_missing_or_differ(
+        study_of_three, tmp_path, kaggle_dir, no_pdf, capsys):
+    out = tmp_path / "reports"
+    run_report(data=kaggle_dir, out=out, params={"seed": 7})
+    before = (out / "report.html").read_text()
+    result = run_report(data=kaggle_dir, out=out, params={"seed": 8}, notebooks=["02_part"])  # another seed
+    assert not result.combined and (out / "report.html").read_text() == before
+    assert "left as it was" in capsys.readouterr().err
+    (out / "03_part.ipynb").unlink()
+    assert not run_report(data=kaggle_dir, out=out, params={"seed": 7}, notebooks=["02_part"]).combined
+
+
+def test_the_report_records_its_times_and_the_next_one_estimates_from_them(study_of_three, tmp_path, kaggle_dir,
+                                                                         no_pdf, capsys):
+    out = tmp_path / "reports"
+    run_report(data=kaggle_dir, out=out)
+    assert "no earlier timing" in capsys.readouterr().err
+    run_report(data=kaggle_dir, out=out)
+    assert "the last smoke report on these data took" in capsys.readouterr().err
