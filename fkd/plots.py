@@ -454,3 +454,28 @@ def accuracy_over_time(
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
     return fig
+
+
+def error_scale(image: np.ndarray, keypoints: np.ndarray, errors: Mapping[str, float]) -> Figure:
+    """How big an RMSE is on a face: around each keypoint, one circle per model, its radius the model's RMSE.
+
+    ``image`` one face (96 x 96), ``keypoints`` its 30 pixel coordinates, ``errors``
+    ``{label: RMSE in pixels}``. A keypoint's typical miss lies on or inside its circle.
+    """
+    from matplotlib.patches import Circle
+
+    image = _check_images(np.asarray(image)[None], np.asarray(keypoints, dtype=np.float32)[None])[0]
+    fig = Figure(figsize=(4.8, 4.8), layout="constrained")
+    ax = fig.add_subplot()
+    _show_face(ax, image)
+    x, y = _xy(np.asarray(keypoints, dtype=np.float32))
+    for (label, radius), colour in zip(errors.items(), MODEL_COLOURS * 3):
+        for cx, cy in zip(x, y):
+            if np.isfinite(cx) and np.isfinite(cy):
+                ax.add_patch(Circle((cx, cy), radius, fill=False, color=colour, linewidth=1))
+        ax.plot([], [], color=colour, label=f"{label}: {radius:.2f} px")
+    ax.scatter(x, y, s=6, color="white")
+    ax.set_xlim(0, IMAGE_SIZE)
+    ax.set_ylim(IMAGE_SIZE, 0)
+    fig.legend(loc="outside lower center", ncols=min(3, len(errors)), fontsize=8)
+    return fig

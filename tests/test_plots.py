@@ -213,3 +213,14 @@ def test_accuracy_over_time_rejects_mismatched_curves():
         plots.accuracy_over_time({"best": ([1.0, 2.0], [3.0, 2.0, 1.0])})
     with pytest.raises(ValueError, match="at least one"):
         plots.accuracy_over_time({})
+
+
+def test_error_scale_draws_one_circle_per_keypoint_and_model_with_the_rmse_as_radius(faces):
+    from matplotlib.patches import Circle
+
+    images, keypoints = faces
+    fig = plots.error_scale(images[0], keypoints[0], {"mean face": 8.5, "cnn": 2.0})
+    circles = [p for p in fig.axes[0].patches if isinstance(p, Circle)]
+    assert len(circles) == 2 * len(KEYPOINT_NAMES)
+    assert sorted({c.get_radius() for c in circles}) == [2.0, 8.5]
+    assert circles[0].center == pytest.approx((keypoints[0][0], keypoints[0][1]))
