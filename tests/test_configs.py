@@ -30,6 +30,7 @@ STEPS = {
     "modelh_11": ("modelh_6", {"epochs"}),
     "modelh_11_1": ("modelh_6", {"epochs"}),
     "modelh_12": ("modelh_11", {"first_padding"}),
+    "modelh_12_noflip": ("modelh_12", {"augmentation.flip"}),  # ours, for notebook 03
 }
 
 
