@@ -7,10 +7,12 @@ settings).
 
 ``standard`` spends its budget where it teaches. The study's two-convolution
 networks (the baseline family) cost about three times as much per image as its
-five-convolution ones, and on real faces (faces15) their ReLU units die in the
-first epoch -- after which no further epoch can revive them -- so ``standard``
-trains them only long enough to show that; the five-convolution networks, which
-need a few dozen epochs to leave the mean face, get those epochs.
+five-convolution ones, and on real faces (faces15) most or all of their dense
+ReLU units die within the first epochs -- a unit that outputs zero for every face
+gets no gradient and never revives -- so ``standard`` trains them only long enough
+to see whether they survive (notebook 02 counts the living units); the
+five-convolution networks, which need a few dozen epochs to leave the mean face,
+get those epochs. ``full`` trains every network as the study did.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ PROFILES: dict[str, Profile] = {
         ),
         Profile(
             "standard", "one class period on a 2-core CPU: every row; five-convolution networks 50 epochs, "
-            "the two-convolution baseline family 5 (enough to see whether they learn), two tuning points",
+            "the two-convolution baseline family 5 (enough to see whether their units survive), two tuning points",
             epochs=50, max_train_rows=None, tuning_grid=("modelh_5", "modelh_12"),
             knn_ks=(1, 3, 5, 7, 9, 15, 25), noise_model="best", missing_base="best", two_conv_epochs=5,
         ),
