@@ -412,6 +412,8 @@ def _execute_all(paths: list[Path], staging: Path, common: dict[str, Any], user:
                     partial = out / FAILED_DIR / source.name
                     partial.parent.mkdir(parents=True, exist_ok=True)
                     os.replace(target, partial)
+                    kernel_log.flush()
+                    shutil.copy(staging / "kernels.log", partial.parent / "kernels.log")  # the kernel's own stderr
                 if isinstance(error, (KeyboardInterrupt, SystemExit)):
                     raise
                 message, detail, cell = _failure_message(source, error, partial)

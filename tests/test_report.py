@@ -192,6 +192,7 @@ def test_a_failing_notebook_keeps_its_partial_output_and_the_earlier_report(tmp_
     assert any("before the error" in o.get("text", "") for o in outputs)
     assert earlier.read_text() == "the previous report"
     assert sorted(p.name for p in out.iterdir()) == [LOCK_NAME, "01_ok.html", "failed"]  # the lock file stays, free
+    assert (out / "failed" / "kernels.log").is_file()  # the kernels' own stderr, for debugging
     assert not list(tmp_path.glob(".fkd-report-tmp-*"))
 
 
