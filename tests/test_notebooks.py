@@ -16,7 +16,7 @@ from fkd.display import DEMO_BANNER_TEXT, SMOKE_BANNER_TEXT
 from fkd.notebook import BOOTSTRAP_TAG, bootstrap_source, repository_url
 from fkd.original import KNN_SWEEP_MSE, REPORTED, mse_to_pixels
 from fkd.report import HIDDEN_TAGS, notebooks_dir, run_report, study_notebooks
-from tests.helpers import REPO
+from tests.helpers import REPO, foreign_lines
 
 NOTEBOOKS = study_notebooks()
 EXPECTED = ["01_eda", "02_baselines", "03_augmentation", "04_tuning", "05_appendix", "06_summary"]
@@ -171,13 +171,15 @@ def _check_report(out: Path, runs_dir: Path, demo: bool) -> None:
 
 
 @pytest.mark.slow
-def test_smoke_report_runs_every_notebook_on_demo_data(tmp_path):
+def test_smoke_report_runs_every_notebook_on_demo_data(tmp_path, capfd):
     from fkd.demo import write_demo_data
 
     data = write_demo_data(tmp_path / "demo", n_train=300, n_test=20)
     runs_dir = tmp_path / "runs"
     began = time.perf_counter()
     result = run_report(data=data, profile="smoke", out=tmp_path / "reports", params={"runs_dir": runs_dir})
+    console = capfd.readouterr()
+    assert foreign_lines(console.out + console.err) == []  # fkd's own lines and progress bars, nothing else
     print(f"smoke report on demo data: {time.perf_counter() - began:.0f} s")
     assert result.demo and set(result.notebook_seconds) >= set(EXPECTED)
     _check_report(result.out, runs_dir, demo=True)
