@@ -37,11 +37,12 @@ def main(out: Path, data: Path, profile: str, console: Path | None) -> None:
     assert runs, "no runs recorded for this report"
     for pdf in (out / "report.pdf", out / f"{notebooks[-1].stem}.pdf"):
         text = pdf_text(pdf)
-        assert "Val RMSE (px)" in text, f"{pdf}: no RMSE table header"
+        assert "Runs are grouped by split" in text, f"{pdf}: no final RMSE table (its note is missing)"
         for run in runs:
             figure = f"{run['val_rmse']:.3f}"
-            rows = [line for line in text.splitlines() if run_names(run)[0] in line and figure in line]
-            assert rows, f"{pdf}: no table row for {run_names(run)} with RMSE {figure}"
+            rows = [line for line in text.splitlines()
+                    if run_names(run)[0] in line and figure in line and f" {run['seed']} " in line]
+            assert rows, f"{pdf}: no table row for {run_names(run)}, seed {run['seed']}, with RMSE {figure}"
     if console is not None:
         foreign = foreign_lines(console.read_text())
         assert not foreign, f"the console showed lines that are not fkd's: {foreign[:5]}"

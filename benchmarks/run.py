@@ -257,8 +257,10 @@ def measure_throughput(dataset: Dataset, split: Split, budget: Budget, seed: int
 # --- Report and loading ------------------------------------------------------------------
 
 
-def report_times(profile: str, data_dir: Path, work: Path, seed: int) -> dict[str, Any]:
+def report_times(profile: str, data_dir: Path, fingerprint: str, work: Path, seed: int) -> dict[str, Any]:
     """``fkd report --profile PROFILE`` from scratch (empty runs folder): seconds per notebook and in all."""
+    from fkd.report import timings_path
+
     shutil.rmtree(work, ignore_errors=True)
     command = [sys.executable, "-m", "fkd", "report", "--profile", profile, "--data", str(data_dir),
                "--out", str(work / "reports"), "-p", "runs_dir", str(work / "runs"), "-p", "seed", str(seed)]
@@ -267,9 +269,9 @@ def report_times(profile: str, data_dir: Path, work: Path, seed: int) -> dict[st
     seconds = time.perf_counter() - start
     if done.returncode != 0:
         raise RuntimeError(f"`{' '.join(command)}` failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    timings = json.loads((work / "reports" / "timings.json").read_text())
+    timings = json.loads(timings_path(work / "runs", profile, fingerprint).read_text())
     return {"profile": profile, "seconds": seconds, "notebooks": timings["notebooks"],
-            "render_seconds": timings.get("render_seconds"), "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+            "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
 
 
 _LOAD_SCRIPT = """
@@ -400,7 +402,8 @@ def run(data: Path | None, out: Path, budget: Budget, seed: int, fresh: bool, lo
             log(f"load: first {results['load']['first_seconds']:.2f} s, cached {results['load']['cached_seconds']:.3f} s")
         elif part.startswith("report:"):
             profile = part.split(":", 1)[1]
-            results["report"][profile] = report_times(profile, files.root, out / f"report-{profile}", seed)
+            results["report"][profile] = report_times(profile, files.root, dataset.fingerprint, out / f"report-{profile}",
+                                                      seed)
             log(f"fkd report --profile {profile}: {results['report'][profile]['seconds']:.0f} s")
         else:
             model, split = part.split(":")

@@ -163,7 +163,8 @@ def latest_run(runs_dir: str | Path, model: str, fingerprint: str) -> dict[str, 
 
 
 SPLIT_ORDER = ("study", "grouped", "random")
-TABLE_HEADERS = ("Model", "Split", "Labels", "Epochs", "Rows learned", "Val RMSE (px)", "Study (px)", "Train (s)")
+TABLE_HEADERS = ("Model", "Split", "Labels", "Seed", "Epochs", "Rows learned", "Val RMSE (px)", "Study (px)",
+                 "Train (s)")
 
 
 def rmse_table(runs: list[dict[str, Any]]) -> Table:
@@ -183,7 +184,7 @@ def rmse_table(runs: list[dict[str, Any]]) -> Table:
         return (SPLIT_ORDER.index(split) if split in SPLIT_ORDER else len(SPLIT_ORDER), run["val_rmse"])
 
     rows = [
-        (", ".join(run_names(run)), run["split"], run["config"]["missing"],
+        (", ".join(run_names(run)), run["split"], run["config"]["missing"], run["seed"],
          run["epochs"] if run["config"].get("kind") != "knn" else "–",
          run.get("n_learned", run.get("n_train")), round(run["val_rmse"], 3),
          reported_text(*run_names(run)), run.get("seconds"))

@@ -272,7 +272,7 @@ def test_demo_banner_only_names_the_folder_for_real_data(tmp_path):
 
 
 def test_final_table_renders_every_run_in_html_latex_and_text():
-    runs = [{"model": name, "split": "study", "config": {"missing": "dropna"}, "epochs": 2, "n_learned": 9,
+    runs = [{"model": name, "split": "study", "config": {"missing": "dropna"}, "seed": 42, "epochs": 2, "n_learned": 9,
              "val_rmse": rmse, "seconds": 1.0} for name, rmse in (("nn2", 3.0), ("cnn_flip", 1.5))]
     table = rmse_table(runs)
     for text in (table._repr_html_(), repr(table), table._repr_markdown_()):
