@@ -165,7 +165,7 @@ def _check_report(out: Path, runs_dir: Path, demo: bool) -> None:
     assert (DEMO_BANNER_TEXT.split(".")[0] in combined) == demo
     assert SMOKE_BANNER_TEXT.split(":")[0] in combined
     assert "import numpy" not in combined and "find_spec" not in combined  # setup cells hidden
-    assert combined.index("The study against ours") < combined.index("Exploring the faces</h1>")
+    assert combined.index("The study against ours") < combined.index('<h1 id="Exploring-the-faces"')
     if shutil.which("xelatex") and shutil.which("pandoc"):
         assert (out / "report.pdf").read_bytes().startswith(b"%PDF")
 

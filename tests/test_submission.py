@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from fkd.atomic import DestinationError
 from fkd.data import DataError, load_lookup
 from fkd.keypoints import COORDINATE_COLUMNS
 from fkd.submission import write_submission
@@ -30,7 +31,7 @@ def test_unknown_image_id_names_the_lookup_line(kaggle_dir, tmp_path):
 
 
 def test_missing_output_folder_is_a_clear_error(kaggle_dir, tmp_path):
-    with pytest.raises(DataError, match="does not exist"):
+    with pytest.raises(DestinationError, match="does not exist"):
         write_submission(np.array([1, 2, 3]), np.zeros((3, 30)), kaggle_dir / "IdLookupTable.csv",
                          tmp_path / "nope" / "s.csv")
 
