@@ -50,6 +50,7 @@ import numpy as np
 from fkd import benchmark as bench
 from fkd.atomic import plain, write_json, write_text, atomic_path
 from fkd.configs import REGISTRY, ModelConfig, get_config
+from fkd.console import import_tensorflow
 from fkd.data import Dataset, load_training
 from fkd.evaluate import rmse
 from fkd.experiment import RunResult, run_experiment
@@ -349,6 +350,7 @@ READMES = (REPO / "README.md", REPO / "benchmarks" / "README.md")
 
 def publish(results: dict[str, Any]) -> None:
     """Commit-ready copies: ``fkd/measured/benchmark.json`` and the READMEs' generated tables."""
+    results = bench.public_copy(results)
     write_json(REPO / "fkd" / bench.PUBLISHED, results)
     for readme in READMES:
         text = readme.read_text()
@@ -449,6 +451,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--publish", action="store_true",
                         help="copy the results into fkd/measured/benchmark.json and regenerate the README table")
     args = parser.parse_args(argv)
+    import_tensorflow()  # before anything imports it, so its start-up lines stay off the console
     budget = QUICK if args.quick else FULL
     started = time.perf_counter()
 

@@ -234,7 +234,7 @@ def grid_table(study: Study, names: Iterable[str]) -> Table:
 
 
 TRIALS = "measured/best_trials.csv"
-"""The committed record of every trial behind ``best`` (written by ``benchmarks/best_trials.py``)."""
+"""The committed record of every trial behind ``best``: one row per trial, with its config as JSON."""
 
 
 def trials() -> "pd.DataFrame":

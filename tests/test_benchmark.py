@@ -197,3 +197,18 @@ def test_the_readmes_show_the_published_benchmark_exactly(document):
     readme = (Path(__file__).resolve().parents[1] / document).read_text()
     start, end = readme.index(bench.README_START), readme.index(bench.README_END) + len(bench.README_END)
     assert readme[start:end] == bench.readme_block(bench.published()), "run `python benchmarks/run.py --publish`"
+
+
+def test_the_published_copy_holds_no_path_of_the_measuring_machine(tmp_path):
+    results, _ = bench.load_benchmark(_benchmark_file(tmp_path), "abc")
+    results["data"] |= {"path": "/home/someone/kaggle/faces15", "source": "/home/someone/kaggle/faces15/training.zip"}
+    public = bench.public_copy(results)
+    assert "/home/someone" not in json.dumps(public)
+    assert public["data"]["path"] == "faces15" and public["data"]["source"] == "faces15/training.zip"
+    assert public["hardware"] == results["hardware"] and results["data"]["path"].startswith("/home")  # rest unchanged
+
+
+def test_a_benchmark_without_accuracy_runs_says_so_instead_of_an_empty_table(tmp_path):
+    results, _ = bench.load_benchmark(_benchmark_file(tmp_path), "abc")
+    block = bench.readme_block({**results, "accuracy": []})
+    assert "were not measured in this run" in block and "(the study)" not in block
