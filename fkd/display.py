@@ -24,7 +24,7 @@ DEMO_BANNER_TEXT = (
     "`fkd report --data DIR`."
 )
 SMOKE_BANNER_TEXT = (
-    "Smoke profile: every network trained for 2 epochs on 300 faces, to check that the pipeline "
+    "Smoke profile: every network trained for an epoch or two on a few hundred faces, to check that the pipeline "
     "runs. These numbers are meaningless; do not compare them with the study's. Run "
     "`fkd report --profile standard` for numbers that teach."
 )

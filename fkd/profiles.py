@@ -50,9 +50,10 @@ PROFILES: dict[str, Profile] = {
     profile.name: profile
     for profile in (
         Profile(
-            "smoke", "CI check: 2 epochs on 300 rows; numbers are meaningless, the pipeline is not",
-            epochs=2, max_train_rows=300, tuning_grid=("modelh_12",), knn_ks=(1, 5, 9),
-            noise_model="best", missing_base="best",
+            "smoke", "CI check: 2 epochs on 200 rows (the two-convolution networks 1); numbers are meaningless, "
+            "the pipeline is not",
+            epochs=2, max_train_rows=200, tuning_grid=("modelh_12",), knn_ks=(1, 5, 9),
+            noise_model="best", missing_base="best", two_conv_epochs=1,
         ),
         Profile(
             "standard", "one class period on a 2-core CPU: every row; five-convolution networks 50 epochs, "
