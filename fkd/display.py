@@ -170,6 +170,10 @@ class Table:
             word = max((len(w) for w in title.split()), default=0)
             natural.append(max(cell, word, 3) * char_cm + pad_cm)
         wide = [i for i, width in enumerate(natural) if width > 4.0 and not numeric(i)]
+        if wide:  # room to spare: a narrow text column gets its longest word whole (`cnn_baseline` is wide)
+            for i in set(range(len(natural))) - set(wide):
+                longest = max((len(w) for row in self.rows for w in row[i].split()), default=0)
+                natural[i] = max(natural[i], min(longest * 0.25, 3.5) + pad_cm)
         fixed = sum(width for i, width in enumerate(natural) if i not in wide)
         if wide:  # long text columns share what is left (as if at most 8 cm long), never less than 2.5 cm
             capped = {i: min(natural[i], 8.0) for i in wide}

@@ -186,9 +186,9 @@ EXERCISES: dict[str, Callable[..., Exercise]] = {
         lambda answer, solution: (answer == solution, f"{rows['masked']} - {rows['dropna']} = {solution}."),
         "compare the rows each policy learned from (`run.record['n_learned']`)."),
     "06-hardest-keypoint": lambda per_keypoint: Exercise(
-        "06-hardest-keypoint", "Which keypoint is hardest for the strongest model, and by how many pixels?",
+        "06-hardest-keypoint", "Which keypoint is hardest for the tuned CNN, and by how many pixels?",
         lambda: _hardest(per_keypoint), _judge_hardest(per_keypoint),
-        "`strongest.per_keypoint` maps each keypoint to its RMSE."),
+        "`chosen[tuned].per_keypoint` maps each keypoint to its RMSE."),
     "06-faces-found": lambda found: Exercise(
         "06-faces-found", "How many faces did the detector find in the photo?",
         lambda: found,

@@ -284,6 +284,18 @@ def test_final_table_renders_every_run_in_html_latex_and_text():
         rmse_table([])
 
 
+def test_a_name_column_beside_long_text_gets_its_longest_name_whole():
+    """The headline table once set `cnn_baseline` into the next column: a word cannot wrap."""
+    import re
+
+    from fkd.display import Table
+
+    table = Table(["Model", "What it is", "Study (px)"],
+                  [["cnn_baseline", "the study's baseline: two convolutions, one max-pool, dense 50 " * 2, 2.09]])
+    widths = [float(w) for w in re.findall(r"p\{\\dimexpr ([\d.]+)\\linewidth", table._repr_latex_())]
+    assert len(widths) == 3 and widths[0] * 16.5 >= len("cnn_baseline") * 0.25 and sum(widths) <= 1.0
+
+
 @pytest.fixture
 def study_of_three(tmp_path, monkeypatch) -> Path:
     """Three tiny notebooks standing in for the study's, so that --notebooks can be tried in seconds."""
