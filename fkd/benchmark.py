@@ -168,6 +168,17 @@ STUDENT_TARGETS = ("rmse_limit", "rmse_reduction", "cli_train_seconds", "report_
 """What a reader of the summary notebook is shown; engineering targets stay in benchmark.md and the READMEs."""
 
 
+def _speed_line(results: dict[str, Any]) -> list[str]:
+    """How fast the machine trained in this run: times are comparable across runs only at like speeds."""
+    speeds = {r["model"]: r["images_per_second"] for r in results.get("throughput") or []
+              if r["method"] == "fkd_pipeline"}
+    if not speeds:
+        return []
+    return [f"This machine's speed in this run (training images per second through fkd's pipeline; "
+            "compare it before comparing times across runs or machines): "
+            + ", ".join(f"`{model}` {value:.0f}" for model, value in speeds.items()) + ".", ""]
+
+
 def summary(results: dict[str, Any]) -> str:
     """The headline tables as Markdown: the accuracy and time targets a student cares about, then the runs."""
     targets = [[t["description"], t["value"], t["limit"], _met(t["met"])] for t in results["targets"]
@@ -347,6 +358,7 @@ def readme_block(results: dict[str, Any]) -> str:
         *(_table(["", f"`{REFERENCE}` (the study)", f"`{OURS}` (ours)"], rows) if reference or ours else
           [f"The accuracy parts (`{REFERENCE}` and `{OURS}` trained on the grouped split) were not measured "
            "in this run.", ""]),
+        *_speed_line(results),
         *_table(["Target", "Measured", "Limit", "Met"], targets),
         *(["`fkd report` from scratch, minutes per notebook:", "",
            *_table(["Profile", *notebooks, "All (with rendering)"], report_rows)] if report_rows else []),

@@ -212,3 +212,12 @@ def test_a_benchmark_without_accuracy_runs_says_so_instead_of_an_empty_table(tmp
     results, _ = bench.load_benchmark(_benchmark_file(tmp_path), "abc")
     block = bench.readme_block({**results, "accuracy": []})
     assert "were not measured in this run" in block and "(the study)" not in block
+
+
+def test_the_readme_block_says_how_fast_the_machine_was(tmp_path):
+    """Times from a machine three times slower are not comparable: the block shows the run's throughput."""
+    results, _ = bench.load_benchmark(_benchmark_file(tmp_path), "abc")
+    results["throughput"] = [{"model": "best", "method": "fkd_pipeline", "images_per_second": 253.1},
+                             {"model": "best", "method": "bare_fit", "images_per_second": 999.0}]
+    block = bench.readme_block(results)
+    assert "`best` 253" in block and "999" not in block
