@@ -2,7 +2,7 @@
 
 A profile caps the epochs of the networks and may subsample the training rows,
 so the same notebooks serve CI (``smoke``: minutes on a 2-core CPU), a laptop or
-a classroom (``standard``: one class period) and a GPU (``full``: the study's own
+a classroom (``standard``: aimed at one class period) and a GPU (``full``: the study's own
 settings).
 
 ``standard`` spends its budget where it teaches. The study's two-convolution
@@ -56,7 +56,7 @@ PROFILES: dict[str, Profile] = {
             noise_model="best", missing_base="best", two_conv_epochs=1,
         ),
         Profile(
-            "standard", "one class period on a 2-core CPU: every row; five-convolution networks 50 epochs, "
+            "standard", "aimed at a class period on a 2-core CPU: every row; five-convolution networks 50 epochs, "
             "the two-convolution baseline family 5 (enough to see whether their units survive), two tuning points",
             epochs=50, max_train_rows=None, tuning_grid=("modelh_5", "modelh_12"),
             knn_ks=(1, 3, 5, 7, 9, 15, 25), noise_model="best", missing_base="best", two_conv_epochs=5,
