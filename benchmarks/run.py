@@ -24,7 +24,9 @@ Results go to ``<out>/benchmark.json`` and ``<out>/benchmark.md``
 A later invocation keeps the parts an earlier one measured on the same data with
 the same budget and seed (marked *reused*) and measures the rest; ``--fresh``
 re-measures everything. ``--publish`` copies the results into
-``fkd/measured/benchmark.json`` and regenerates the README's table from it.
+``fkd/measured/benchmark.json`` and regenerates the README's table from it; given
+alone (no ``--only``, no ``--fresh``) it publishes what ``<out>`` holds and measures
+nothing.
 The file format, the targets and the rendering live in :mod:`fkd.benchmark`.
 """
 
@@ -449,15 +451,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", action="append", choices=PARTS, metavar="PART",
                         help="measure only this part, even if measured before (repeatable): " + ", ".join(PARTS))
     parser.add_argument("--publish", action="store_true",
-                        help="copy the results into fkd/measured/benchmark.json and regenerate the README table")
+                        help="copy the results into fkd/measured/benchmark.json and regenerate the README table; "
+                             "alone, it publishes what <out> holds and measures nothing")
     args = parser.parse_args(argv)
-    import_tensorflow()  # before anything imports it, so its start-up lines stay off the console
     budget = QUICK if args.quick else FULL
     started = time.perf_counter()
 
     def log(message: str) -> None:
         print(f"[{time.perf_counter() - started:7.0f} s] {message}", flush=True)
 
+    if args.publish and not (args.only or args.fresh):
+        path = args.out / "benchmark.json"
+        if not path.is_file():
+            parser.error(f"nothing to publish: {path} does not exist (measure first: python benchmarks/run.py)")
+        publish(json.loads(path.read_text()))
+        log(f"published {path} to fkd/{bench.PUBLISHED} and the READMEs")
+        return 0
+    import_tensorflow()  # before anything imports it, so its start-up lines stay off the console
     results = run(args.data, args.out, budget, args.seed, args.fresh, log, tuple(args.only) if args.only else None)
     log(f"wrote {args.out / (bench.stem(results) + '.json')} and {args.out / (bench.stem(results) + '.md')}")
     print("\n".join(f"{t['name']}: {t['value']} (limit {t['limit']}): met={t['met']}" for t in results["targets"]))
