@@ -191,17 +191,17 @@ def _estimate_line(runs_dir: Path, profile: str, fingerprint: str, paths: list[P
     if path.is_file():
         last = json.loads(path.read_text())
         seconds = sum(last["notebooks"].get(p.stem, 0.0) for p in paths)
-        return (f"the last {profile} report on these data took {format_number(seconds)} s for these notebooks "
+        return (f"the last {profile} report on these data took {format_number(round(seconds))} s for these notebooks "
                 f"({last['recorded_at'][:16]}; models it trained are now cached, so a rerun is faster)")
     from fkd.benchmark import published
 
     measured = published() or {}
     report = (measured.get("report") or {}).get(profile)
-    if report:
+    if report and all(p.stem in report["notebooks"] for p in paths):  # the study's notebooks, not someone's own
         seconds = sum(report["notebooks"].get(p.stem, 0.0) for p in paths)
         machine = measured["hardware"]
         return (f"measured for the {profile} profile on {measured['data']['source']}: about "
-                f"{format_number(seconds)} s on a {machine['logical_cores']}-core {machine['cpu_model']}")
+                f"{format_number(round(seconds))} s on a {machine['logical_cores']}-core {machine['cpu_model']}")
     return "no earlier timing to estimate from"
 
 

@@ -338,3 +338,17 @@ def test_the_report_records_its_times_and_the_next_one_estimates_from_them(study
     assert "no earlier timing" in capsys.readouterr().err
     run_report(data=kaggle_dir, out=out)
     assert "the last smoke report on these data took" in capsys.readouterr().err
+
+
+def test_the_estimate_falls_back_on_the_benchmark_only_for_the_notebooks_it_measured(tmp_path, monkeypatch):
+    from fkd import benchmark
+
+    measured = {"report": {"smoke": {"notebooks": {"01_eda": 20.0, "02_baselines": 40.0}}},
+                "data": {"source": "faces15/training.zip"}, "hardware": {"logical_cores": 2, "cpu_model": "AMD EPYC"}}
+    monkeypatch.setattr(benchmark, "published", lambda: measured)
+    line = report._estimate_line(tmp_path, "smoke", "abc", [Path("01_eda.ipynb"), Path("02_baselines.ipynb")])
+    assert "about 60 s on a 2-core AMD EPYC" in line and "faces15" in line
+    assert report._estimate_line(tmp_path, "smoke", "abc", [Path("01_mine.ipynb")]) == \
+        "no earlier timing to estimate from"
+    assert report._estimate_line(tmp_path, "standard", "abc", [Path("01_eda.ipynb")]) == \
+        "no earlier timing to estimate from"

@@ -89,9 +89,10 @@ def test_profile_selection_keeps_only_that_profiles_runs(tmp_path):
     from fkd.results import runs_for_profile
 
     smoke = get_profile("smoke")
-    write_record(tmp_path, _key(epochs=2, max_train_rows=300), {"val_rmse": 2.5, "history": {}})
+    epochs, rows = smoke.epochs_for(_key().config), smoke.max_train_rows
+    write_record(tmp_path, _key(epochs=epochs, max_train_rows=rows), {"val_rmse": 2.5, "history": {}})
     write_record(tmp_path, _key(epochs=20, max_train_rows=None), {"val_rmse": 2.0, "history": {}})
-    write_record(tmp_path, _key(epochs=2, max_train_rows=300, fingerprint="zzz"), {"val_rmse": 1.0, "history": {}})
+    write_record(tmp_path, _key(epochs=epochs, max_train_rows=rows, fingerprint="zzz"), {"val_rmse": 1.0, "history": {}})
     chosen = runs_for_profile(tmp_path, "abc", smoke)
-    assert [(run["epochs"], run["data_fingerprint"]) for run in chosen] == [(2, "abc")]
+    assert [(run["epochs"], run["data_fingerprint"]) for run in chosen] == [(epochs, "abc")]
     assert math.isclose(chosen[0]["val_rmse"], 2.5)
