@@ -15,6 +15,7 @@ import numpy as np
 
 from fkd.configs import ModelConfig
 from fkd.keypoints import COORDINATE_COLUMNS, IMAGE_SIZE
+from fkd.optimizers import Keras2RMSprop
 
 INPUT_SHAPE = (IMAGE_SIZE, IMAGE_SIZE, 1)
 N_OUTPUTS = len(COORDINATE_COLUMNS)
@@ -89,24 +90,52 @@ def make_optimizer(
     weight_decay = config.weight_decay or None
     if config.optimizer == "rmsprop":
         return keras.optimizers.RMSprop(learning_rate, weight_decay=weight_decay)
+    if config.optimizer == "keras2_rmsprop":
+        return Keras2RMSprop(learning_rate, weight_decay=weight_decay)
     if config.optimizer == "adam":
         return keras.optimizers.Adam(learning_rate, weight_decay=weight_decay)
     if config.optimizer == "adamw":
         return keras.optimizers.AdamW(learning_rate, weight_decay=config.weight_decay)
     raise ValueError(
         f"config {config.name!r}: unknown optimizer {config.optimizer!r}; "
-        "choose rmsprop, adam or adamw"
+        "choose rmsprop, keras2_rmsprop, adam or adamw"
     )
 
 
-def active_units(model: keras.Model, layer: str, images: np.ndarray) -> float:
-    """Fraction of ``layer``'s units that output more than zero for at least one of ``images`` (uint8).
+HIDDEN_LAYER = {"dense": "hidden", "cnn": "dense"}
+"""The last hidden (ReLU) layer of each kind of network: where units die when a network collapses."""
+
+
+def hidden_layer(config: ModelConfig) -> str:
+    """The name of ``config``'s last hidden ReLU layer (``hidden`` in the two-layer net, ``dense`` in a CNN)."""
+    try:
+        return HIDDEN_LAYER[config.kind]
+    except KeyError:
+        raise ValueError(f"config {config.name!r}: a {config.kind!r} model has no hidden layer") from None
+
+
+class UnitProbe:
+    """Counts the living units of one hidden layer of ``model`` on a fixed set of faces.
 
     A ReLU unit that outputs zero for every face is "dead": it no longer passes any
     gradient and can never learn again. A net whose hidden units all died answers
     every face with its output bias -- a constant, at best the mean face.
     """
-    probe = keras.Model(model.inputs[0], model.get_layer(layer).output)
-    outputs = np.concatenate([np.asarray(probe(images[i:i + 256, ..., None].astype(np.float32) / 255.0))
-                              for i in range(0, len(images), 256)])
-    return float((outputs.reshape(len(images), -1) > 0).any(axis=0).mean())
+
+    def __init__(self, model: keras.Model, layer: str) -> None:
+        self.probe = keras.Model(model.inputs[0], model.get_layer(layer).output)
+
+    def alive(self, images: np.ndarray) -> float:
+        """Fraction of the layer's units that output more than zero for at least one of ``images`` (uint8)."""
+        fired = None
+        for i in range(0, len(images), 256):
+            batch = images[i:i + 256, ..., None].astype(np.float32) / 255.0
+            outputs = np.asarray(self.probe(batch, training=False))
+            any_fired = (outputs.reshape(len(batch), -1) > 0).any(axis=0)
+            fired = any_fired if fired is None else fired | any_fired
+        return float(fired.mean()) if fired is not None else float("nan")
+
+
+def active_units(model: keras.Model, layer: str, images: np.ndarray) -> float:
+    """Fraction of ``layer``'s units that fire (output > 0) for at least one of ``images`` (uint8)."""
+    return UnitProbe(model, layer).alive(images)
