@@ -239,13 +239,29 @@ BEST = _FIVE_CONV.replace(
 
 MODELH_12_NOFLIP = STUDY[-1].replace(
     name="modelh_12_noflip",
-    description="modelh_12 without flips: what flipping gives a network that learns (notebook 03)",
+    description="modelh_12 without flips (not in the study)",
     augmentation=Augmentation(flip=False),
 )
-"""Not in the study: its flip comparison used the two-convolution baseline, which on some data never
-learns at all (its ReLU units die); the tuned network shows what flipping does once a network learns."""
+"""Not in the study: the tuned network with its flips switched off, for a flip comparison at the full budget."""
 
-REGISTRY: dict[str, ModelConfig] = {config.name: config for config in (*STUDY, BEST, MODELH_12_NOFLIP)}
+BEST_NOFLIP = BEST.replace(
+    name="best_noflip",
+    description="best without mirroring: no flip augmentation and no flip test-time augmentation",
+    augmentation=dataclasses.replace(BEST.augmentation, flip=False),
+    tta_flip=False,
+)
+"""Ours: what mirroring gives a network that learns within a class-period budget (notebook 03)."""
+
+CNN_BASELINE_KERAS3 = CNN_BASELINE.replace(
+    name="cnn_baseline_keras3",
+    description="cnn_baseline under Keras 3's RMSprop (epsilon under the root) instead of the study's Keras 2 one",
+    optimizer="rmsprop",
+)
+"""Not in the study: the baseline as a Keras 3 port trains it, to show what one optimizer detail does (notebook 02)."""
+
+REGISTRY: dict[str, ModelConfig] = {
+    config.name: config for config in (*STUDY, BEST, BEST_NOFLIP, MODELH_12_NOFLIP, CNN_BASELINE_KERAS3)
+}
 
 
 def get_config(name: str) -> ModelConfig:

@@ -30,7 +30,9 @@ STEPS = {
     "modelh_11": ("modelh_6", {"epochs"}),
     "modelh_11_1": ("modelh_6", {"epochs"}),
     "modelh_12": ("modelh_11", {"first_padding"}),
-    "modelh_12_noflip": ("modelh_12", {"augmentation.flip"}),  # ours, for notebook 03
+    "modelh_12_noflip": ("modelh_12", {"augmentation.flip"}),  # ours
+    "best_noflip": ("best", {"augmentation.flip", "tta_flip"}),  # ours: no mirroring anywhere, for notebook 03
+    "cnn_baseline_keras3": ("cnn_baseline", {"optimizer"}),  # ours: Keras 3's RMSprop, for notebook 02
 }
 
 
@@ -52,7 +54,7 @@ def test_the_study_grid_reproduces_the_papers_numbers():
         40, 100, 200, 300, 400]
     best_study = get_config("modelh_12")
     assert (best_study.optimizer, best_study.learning_rate, best_study.batch_size, best_study.dropout) == (
-        "rmsprop", 1e-3, 32, 0.2)
+        "keras2_rmsprop", 1e-3, 32, 0.2)
 
 
 def test_unknown_names_and_fields_are_explained():
