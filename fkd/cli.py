@@ -229,7 +229,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict.set_defaults(func=_cmd_predict)
 
     download = commands.add_parser("download", help="fetch the competition files with your Kaggle credentials")
-    download.add_argument("--dest", type=Path, default=Path("data"), help="destination folder (default: ./data)")
+    download.add_argument("--dest", type=Path, default=None,
+                          help="destination folder (default: fkd's data folder, where every command and notebook "
+                               "looks: <cache>/kaggle, see `fkd.sources.download_dir`)")
     download.set_defaults(func=_cmd_download)
 
     report = commands.add_parser("report", help="execute the notebooks and render HTML and PDF reports")

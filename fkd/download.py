@@ -48,9 +48,12 @@ def has_credentials() -> bool:
     return bool(env) or (config_dir / "kaggle.json").is_file()
 
 
-def download(dest: str | Path = "data") -> Path:
-    """Download and verify the competition files into ``dest``; returns the folder."""
-    dest = Path(dest)
+def download(dest: str | Path | None = None) -> Path:
+    """Download and verify the competition files into ``dest`` (default :func:`fkd.sources.download_dir`,
+    where every command looks for them); returns the folder."""
+    from fkd.sources import download_dir
+
+    dest = Path(dest) if dest is not None else download_dir()
     if not has_credentials():
         raise DownloadError(f"no Kaggle credentials found. {SETUP_HELP}")
     try:

@@ -8,7 +8,7 @@ import pytest
 
 import fkd.download
 from fkd.data import write_test_csv, write_training_csv
-from fkd.sources import demo_dir, resolve_data
+from fkd.sources import demo_dir, download_dir, resolve_data
 from tests.helpers import tiny_faces
 
 
@@ -39,12 +39,25 @@ def _fake_download(dest: Path) -> Path:
 
 
 def test_notebooks_fetch_kaggles_files_when_credentials_are_there(tmp_path, monkeypatch):
+    monkeypatch.setenv("FKD_CACHE_DIR", str(tmp_path / "cache"))  # this test's own cache: it fills download_dir()
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(fkd.download, "has_credentials", lambda: True)
     monkeypatch.setattr(fkd.download, "download", _fake_download)
     assert resolve_data().demo  # commands never download on their own
     files = resolve_data(download=True)
-    assert not files.demo and files.root == Path("data") and (tmp_path / "data" / "training.csv").is_file()
+    assert not files.demo and files.root == download_dir() and (download_dir() / "training.csv").is_file()
+    assert [path.name for path in tmp_path.iterdir()] == ["cache"]  # nothing written where the kernel stands
+
+
+def test_what_fkd_download_fetched_is_found_from_any_working_directory(tmp_path, monkeypatch):
+    # `fkd download` run from the repository's root, a notebook kernel started in notebooks/: one folder
+    monkeypatch.setenv("FKD_CACHE_DIR", str(tmp_path / "cache"))
+    _fake_download(download_dir())
+    for folder in (tmp_path, tmp_path / "notebooks"):
+        folder.mkdir(exist_ok=True)
+        monkeypatch.chdir(folder)
+        files = resolve_data()
+        assert not files.demo and files.root == download_dir()
 
 
 def test_without_credentials_a_notebook_falls_back_to_the_demo_faces(tmp_path, monkeypatch):
