@@ -28,9 +28,9 @@ from fkd.configs import ModelConfig, get_config
 from fkd.data import Dataset, DataFiles, load_training
 from fkd.display import Notices, Table, demo_banner, smoke_banner
 from fkd.evaluate import rmse
-from fkd.experiment import RunResult, run_experiment
+from fkd.experiment import RunResult, default_split, run_experiment
 from fkd.original import reported_text
-from fkd.profiles import Profile, get_profile
+from fkd.profiles import DEFAULT_PROFILE, Profile, get_profile
 from fkd.sources import resolve_data
 from fkd.splits import Split, make_split
 
@@ -38,12 +38,36 @@ LEARNED_RATIO = 0.9
 """A network whose validation RMSE is above this fraction of the mean face's has not learned yet."""
 
 
+@dataclass(frozen=True)
+class Spread:
+    """The seed noise of one config: its scores over the seeds whose runs learned."""
+
+    model: str
+    seeds: int
+    """How many seeds were trained."""
+    scores: list[float]
+    """Validation RMSE (px) of each seed's run that left the mean face."""
+
+    @property
+    def value(self) -> float | None:
+        """max - min of the learned runs' scores; None with fewer than two such runs."""
+        return max(self.scores) - min(self.scores) if len(self.scores) >= 2 else None
+
+    def describe(self) -> str:
+        if self.value is None:
+            return (f"{len(self.scores)} of {self.model}'s {self.seeds} seeds learned, too few to measure its "
+                    "seed spread")
+        stuck = self.seeds - len(self.scores)
+        return (f"{self.model}: {self.value:.3f} px over {len(self.scores)} seeds"
+                + (f"; {stuck} more did not learn" if stuck else ""))
+
+
 @dataclass
 class Study:
     """The data, profile, seed and runs folder one notebook works with."""
 
     data_dir: str | Path | None = None
-    profile: str = "smoke"
+    profile: str = DEFAULT_PROFILE
     seed: int = 42
     runs_dir: str | Path = "../runs"
     progress: bool = False
@@ -73,20 +97,69 @@ class Study:
         """The epochs this profile trains ``model`` for."""
         return self.plan.epochs_for(self.config(model))
 
-    def run(self, model: str | ModelConfig, split: str = "study", seed: int | None = None) -> RunResult:
+    def run(self, model: str | ModelConfig, split: str | None = None, seed: int | None = None) -> RunResult:
         """Train ``model`` (or reuse its cached run) under this notebook's profile, seed and runs folder.
 
+        ``split`` defaults to the model's own (:func:`fkd.experiment.default_split`: the study's split for
+        recipes that drop incomplete rows, the grouped split for those that learn from every label).
         ``seed`` trains with another seed than the notebook's (to see how much a score moves).
         """
         config = self.config(model)
         seed = self.seed if seed is None else seed
-        return run_experiment(config, self.dataset, split=split, seed=seed, epochs=self.epochs(config),
-                              max_train_rows=self.plan.max_train_rows, runs_dir=self.runs_dir,
-                              progress=self.progress)
+        return run_experiment(config, self.dataset, split=split or default_split(config), seed=seed,
+                              epochs=self.epochs(config), max_train_rows=self.plan.max_train_rows,
+                              runs_dir=self.runs_dir, progress=self.progress)
 
-    def train(self, models: Iterable[str | ModelConfig], split: str = "study") -> dict[str, RunResult]:
+    def train(self, models: Iterable[str | ModelConfig], split: str | None = None) -> dict[str, RunResult]:
         """:meth:`run` for each model, by name."""
         return {self.config(model).name: self.run(model, split) for model in models}
+
+    def learned(self, run: RunResult) -> bool:
+        """Whether ``run`` left the mean face: its RMSE is below :data:`LEARNED_RATIO` of the mean face's
+        on its split (k-NN always answers with real faces' keypoints, so it counts as learned)."""
+        return run.config.kind == "knn" or run.val_rmse < LEARNED_RATIO * self.mean_face_rmse(run.split.name)
+
+    def noise(self, model: str, seeds: int | None = None) -> dict[str, RunResult]:
+        """``model`` trained with ``seeds`` seeds (this notebook's seed, then the next ones), by label.
+
+        ``seeds`` defaults to the profile's count for ``model`` (:attr:`fkd.profiles.Profile.noise`), or 3.
+        Runs are cached like every other, so a notebook that asks again retrains nothing.
+        """
+        count = seeds or self.plan.seeds_for(model) or 3
+        return {f"{model}, seed {s}": self.run(model, seed=s) for s in range(self.seed, self.seed + count)}
+
+    def seed_spread(self, model: str) -> Spread:
+        """How far ``model``'s score moves from seed to seed: max - min over the seeds of :meth:`noise`
+        whose runs learned. Runs that stayed at the mean face are left out (and counted), since their
+        scores say nothing about the noise of a network that learns."""
+        runs = list(self.noise(model).values())
+        learned = [run.val_rmse for run in runs if self.learned(run)]
+        return Spread(model, len(runs), learned)
+
+    def verdict(self, plain: RunResult, changed: RunResult, change: str = "the change") -> str:
+        """One sentence on whether ``changed`` beat ``plain``; it gives no verdict when it cannot.
+
+        No verdict when either run did not leave the mean face (:meth:`learned`), or when the gap is
+        inside the seed spread of ``changed``'s config (:meth:`seed_spread`), or when the two were
+        scored on different splits. Otherwise it names the better run and the margin.
+        """
+        head = (f"{changed.config.name} against {plain.config.name} ({changed.epochs} and {plain.epochs} epochs): "
+                f"{changed.val_rmse - plain.val_rmse:+.3f} px")
+        if plain.split.name != changed.split.name:
+            return f"{head}; no verdict: they were scored on different splits (different faces)."
+        stuck = [run.config.name for run in (plain, changed) if not self.learned(run)]
+        if stuck:
+            return (f"{head}; no verdict: {' and '.join(stuck)} did not leave the mean face, so the gap says "
+                    "nothing about " + change + ".")
+        spread = self.seed_spread(changed.config.name)
+        if spread.value is None:
+            return f"{head}; no verdict: {spread.describe()}."
+        gap = abs(changed.val_rmse - plain.val_rmse)
+        if gap <= spread.value:
+            return f"{head}; no verdict: the gap is inside the seed spread ({spread.describe()})."
+        better = changed if changed.val_rmse < plain.val_rmse else plain
+        return (f"{head}; {better.config.name} is better by more than the seed spread ({spread.describe()}), "
+                f"so {change} {'helped' if better is changed else 'hurt'} at this budget.")
 
     @staticmethod
     def strongest(runs: Mapping[str, RunResult]) -> RunResult:
@@ -224,6 +297,14 @@ def knn_sweep_table(runs: Mapping[int, RunResult]) -> Table:
                      runs[k].val_rmse if k in runs else None])
     return Table(["k", "Study MSE (normalised)", "Study RMSE (px) = sqrt(MSE) x 48", "Ours (px)"], rows,
                  note="The study printed MSEs of its normalised targets; sqrt(MSE) x 48 turns one into pixels.")
+
+
+def deviations_table() -> Table:
+    """How fkd's reproduction trains differently from the study (:data:`fkd.original.DEVIATIONS`)."""
+    from fkd.original import DEVIATIONS
+
+    return Table(["What", "The study", "fkd", "What it changes"],
+                 [[d.topic, d.study, d.fkd, d.effect] for d in DEVIATIONS])
 
 
 def grid_table(study: Study, names: Iterable[str]) -> Table:

@@ -100,6 +100,63 @@ STUDY_SUMMARY_TABLE: tuple[tuple[str, float], ...] = (
 """The study's own closing table, as it printed it (spelling kept)."""
 
 
+@dataclass(frozen=True)
+class Deviation:
+    """One way fkd's reproduction trains differently from the study, and what that changes."""
+
+    topic: str
+    study: str
+    fkd: str
+    effect: str
+
+
+DEVIATIONS: tuple[Deviation, ...] = (
+    Deviation(
+        "optimizer",
+        "Keras 2's RMSprop(0.001): w -= lr g / (sqrt(v) + 1e-7)",
+        "the same update (fkd.optimizers.Keras2RMSprop); Keras 3's own RMSprop divides by sqrt(v + 1e-7)",
+        "none left; with Keras 3's update the baseline's dense units die on real faces and it stays at the "
+        "mean face (notebook 02)",
+    ),
+    Deviation(
+        "batch order of nn2 and cnn_baseline",
+        "one shuffle of the rows (scikit-learn, random_state=42), then fit(shuffle=False): the same batches "
+        "in the same order every epoch",
+        "a seeded reshuffle every epoch, for every network",
+        "other batches than the study's; one run's score moves with its seed anyway (notebook 04)",
+    ),
+    Deviation(
+        "training loop of cnn_flip and the tuning grid",
+        "a Python loop over ImageDataGenerator.flow (which reshuffles every pass), one model.fit per batch "
+        "of 32, mirroring a random half of each batch in numpy",
+        "one fit over a tf.data pipeline that reshuffles every epoch and mirrors a random half of each "
+        "batch on the graph",
+        "the same updates per epoch in expectation, and faster (the benchmark's throughput part times both)",
+    ),
+    Deviation(
+        "the flip comparison",
+        "cnn_baseline trained in a fixed batch order, cnn_flip reshuffled every epoch (the loop above)",
+        "both reshuffled every epoch, so only the flips differ",
+        "the study's 2.09 -> 1.60 px mixes flipping with per-epoch shuffling; it is not the gain of "
+        "flipping alone (notebook 03)",
+    ),
+    Deviation(
+        "brightness augmentation",
+        "Keras's ImageDataGenerator of that time, which handed brightened images back in 0-255 "
+        "(keras-preprocessing issues #114 and #327)",
+        "brightness scaled within [0, 1]",
+        "the study's 3.14 px (most likely that bug) is not reproduced (notebook 05)",
+    ),
+    Deviation(
+        "budget",
+        "100 epochs for the baselines, up to 400 for the tuning grid, one run each",
+        "the profile's epochs (every table shows them; the full profile trains the study's)",
+        "under smoke and standard, scores are those of shorter trainings",
+    ),
+)
+"""Every known difference between how the study trained and how fkd trains its configs, said once."""
+
+
 def reported_rmse(*names: str) -> float | None:
     """The study's printed RMSE for the first of ``names`` it reported, else None."""
     return next((REPORTED[name].rmse for name in names if name in REPORTED), None)

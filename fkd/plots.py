@@ -269,6 +269,38 @@ def learning_curves(
     return fig
 
 
+def units_alive(
+    histories: Mapping[str, Mapping[str, Sequence[float]]], *, reference: tuple[str, float] | None = None
+) -> Figure:
+    """Two panels per epoch, one line per run: the share of the last hidden layer's units still alive
+    (``history["alive"]``, :class:`fkd.train.UnitsAlive`) and the validation RMSE.
+
+    Side by side they show why a network stalls: when the units die, the RMSE
+    flattens at the mean face (``reference``: an optional dotted line) and stays there.
+    """
+    runs = {name: h for name, h in histories.items() if h and h.get("alive") and h.get("val_rmse")}
+    if not runs:
+        raise ValueError("units_alive needs histories with 'alive' and 'val_rmse' (networks trained by fkd.train)")
+    fig = Figure(figsize=(9, 3.6), layout="constrained")
+    alive_ax, error_ax = fig.subplots(1, 2)
+    for (name, history), colour in zip(runs.items(), MODEL_COLOURS * 10):
+        epochs = np.arange(1, len(history["alive"]) + 1)
+        alive_ax.plot(epochs, 100 * np.asarray(history["alive"]), marker="o", ms=3, color=colour, label=name)
+        error_ax.plot(epochs, history["val_rmse"], marker="o", ms=3, color=colour, label=name)
+    alive_ax.set_ylim(0, 105)
+    alive_ax.set_ylabel("units alive (% of the last hidden layer)")
+    error_ax.set_ylabel("validation RMSE (pixels)")
+    if reference is not None:
+        error_ax.axhline(reference[1], color="0.4", linestyle=":", linewidth=1,
+                         label=f"{reference[0]}: {reference[1]:.2f}")
+    for ax in (alive_ax, error_ax):
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    return fig
+
+
 def sweep_chart(
     results: Mapping[str, float],
     *,

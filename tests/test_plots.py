@@ -224,3 +224,18 @@ def test_error_scale_draws_one_circle_per_keypoint_and_model_with_the_rmse_as_ra
     assert len(circles) == 2 * len(KEYPOINT_NAMES)
     assert sorted({c.get_radius() for c in circles}) == [2.0, 8.5]
     assert circles[0].center == pytest.approx((keypoints[0][0], keypoints[0][1]))
+
+
+def test_units_alive_draws_each_run_as_a_percentage_beside_its_error():
+    fig = plots.units_alive({"keras2": {"alive": [0.3, 0.28], "val_rmse": [13.0, 6.0]},
+                             "keras3": {"alive": [0.02, 0.0], "val_rmse": [14.0, 12.0]},
+                             "knn": {"val_rmse": [6.0]}}, reference=("mean face", 8.5))
+    alive, error = fig.axes
+    assert [line.get_label() for line in alive.lines] == ["keras2", "keras3"]
+    assert list(alive.lines[1].get_ydata()) == [2.0, 0.0] and alive.get_ylim()[1] > 100
+    assert list(error.lines[0].get_ydata()) == [13.0, 6.0] and error.lines[-1].get_label() == "mean face: 8.50"
+
+
+def test_units_alive_without_unit_counts_is_an_error():
+    with pytest.raises(ValueError, match="alive"):
+        plots.units_alive({"knn": {"val_rmse": [6.0]}})
