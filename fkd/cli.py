@@ -21,7 +21,7 @@ from fkd.atomic import check_destination
 from fkd.configs import REGISTRY
 from fkd.data import DataError
 from fkd.errors import FkdError
-from fkd.profiles import PROFILES
+from fkd.profiles import DEFAULT_PROFILE, PROFILES
 from fkd.splits import SPLITS
 
 
@@ -236,7 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = commands.add_parser("report", help="execute the notebooks and render HTML and PDF reports")
     report.add_argument("--data", type=Path, help=data_help)
-    report.add_argument("--profile", choices=list(PROFILES), default="standard",
+    report.add_argument("--profile", choices=list(PROFILES), default=DEFAULT_PROFILE,
                         help="smoke (CI, minutes), standard (laptop CPU), full (the study's settings)")
     report.add_argument("--out", type=Path, default=Path("reports"), help="output folder (default: ./reports)")
     report.add_argument("--notebooks", nargs="+", metavar="NAME",

@@ -44,6 +44,7 @@ from fkd.display import DEMO_BANNER_TEXT
 from fkd.errors import FkdError
 from fkd.lock import report_lock
 from fkd.parameters import ParameterError, notebook_parameters, validate_parameters
+from fkd.profiles import DEFAULT_PROFILE
 
 FAILED_DIR = "failed"
 COMBINED_NAME = "report"
@@ -298,7 +299,7 @@ def _heading(notebooks: list[tuple[Path, Any]], profile: Any, seed: int, data_fi
 
 def run_report(
     data: str | Path | None = None,
-    profile: str = "smoke",
+    profile: str = DEFAULT_PROFILE,
     out: str | Path = "reports",
     params: dict[str, Any] | None = None,
     notebooks: list[str] | None = None,
