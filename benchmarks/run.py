@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import shutil
 import subprocess
@@ -50,6 +49,7 @@ from typing import Any
 import numpy as np
 
 from fkd import benchmark as bench
+from fkd import machine
 from fkd.atomic import plain, write_json, write_text, atomic_path
 from fkd.configs import REGISTRY, ModelConfig, get_config
 from fkd.console import import_tensorflow
@@ -322,16 +322,7 @@ def load_times(data_dir: Path) -> dict[str, Any]:
 
 
 def hardware() -> dict[str, Any]:
-    model = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return {"cpu_model": model, "logical_cores": os.cpu_count(), "usable_cores": usable,
+    return {"cpu_model": machine.cpu_model(), "logical_cores": os.cpu_count(), "usable_cores": machine.usable_cores(),
             "load_average_start": _load_average()}
 
 

@@ -8,7 +8,8 @@ end), ``results`` (records, cache, RMSE table), ``original`` (the study's own
 figures), ``submission``, ``photo`` (keypoints on a photo), ``plots``, ``display``
 (banners and tables), ``notebook`` (what notebooks call), ``exercises``,
 ``benchmark`` (the benchmark's format), ``parameters``, ``lock``, ``console``,
-``report`` (notebooks to HTML/PDF), ``atomic`` and ``errors`` (shared rules),
+``report`` (notebooks to HTML/PDF), ``publish`` (the report kept in the repository), ``optimizers`` (the
+study's Keras 2 RMSprop), ``machine`` (the CPU a time was measured on), ``atomic`` and ``errors`` (shared rules),
 ``download``, ``cli``.
 """
 

@@ -173,8 +173,16 @@ def _cmd_report(args: argparse.Namespace) -> None:
     from fkd.display import Table
 
     params = {name: _parse_value(value) for name, value in args.parameters}
-    result = run_report(data=args.data, profile=args.profile, out=args.out, params=params,
-                        notebooks=args.notebooks)
+    if args.publish:
+        from fkd.publish import publish
+
+        if args.data or args.notebooks or params or args.out != Path("reports"):
+            raise UserError("--publish renders every notebook on fkd's demo faces, with default parameters, into "
+                            "the checkout's reports/ folder: drop --data, --notebooks, --out and -p")
+        result = publish(profile=args.profile)
+    else:
+        result = run_report(data=args.data, profile=args.profile, out=args.out, params=params,
+                            notebooks=args.notebooks)
     seconds = dict(result.notebook_seconds or {})
     rows = [[name, f"{value:.0f}"] for name, value in seconds.items()]
     print(repr(Table(["Step", "Seconds"], [*rows, ["all", f"{result.seconds:.0f}"]])))
@@ -244,6 +252,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "is rebuilt from every executed notebook, or left as it was")
     report.add_argument("-p", "--parameter", dest="parameters", nargs=2, action="append", default=[],
                         metavar=("NAME", "VALUE"), help="set a notebook parameter (repeatable)")
+    report.add_argument("--publish", action="store_true",
+                        help="the report kept in the repository: every notebook on demo faces, every model trained "
+                             "afresh, into the checkout's reports/ with a record of what it was made from")
     report.set_defaults(func=_cmd_report)
     return parser
 

@@ -270,21 +270,47 @@ def _combined(executed: list[tuple[Path, Any]], heading: str) -> Any:
     return combined
 
 
-def _heading(notebooks: list[tuple[Path, Any]], profile: Any, seed: int, data_files: Any,
-             headline: str | None) -> str:
-    """What a reader wants first: the data, the profile, the headline table, where the detail is."""
-    from importlib import metadata
+def notebooks_digest(paths: Sequence[Path] | None = None) -> str:
+    """SHA-256 of the study notebooks' files, in order: which notebook sources a report was rendered from.
 
-    try:
-        version = metadata.version("fkd")
-    except metadata.PackageNotFoundError:
-        version = "(not installed)"
+    The published report (``reports/``) states it on its first page and in ``published.json``, and a test
+    compares it with the committed notebooks, so a report that no longer matches them cannot go unnoticed.
+    """
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in paths or study_notebooks():
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def training_speeds(runs: Sequence[dict[str, Any]]) -> dict[str, float]:
+    """Training images per second of each network run (by its first name), as recorded when it was trained."""
+    from fkd.results import run_names
+
+    return {run_names(run)[0]: run["images_per_second"] for run in runs
+            if run["config"]["kind"] != "knn" and run.get("images_per_second")}
+
+
+def _heading(notebooks: list[tuple[Path, Any]], profile: Any, seed: int, data_files: Any,
+             headline: str | None, speeds: dict[str, float]) -> str:
+    """What a reader wants first: the data, the profile, the machine, the headline table, where the detail is."""
+    from fkd import __version__ as version
+    from fkd.display import format_number
+    from fkd.machine import describe
+
+    shown = [name for name in ("cnn_baseline", "modelh_12", "best") if name in speeds] or sorted(speeds)[:3]
+    speed = ", ".join(f"`{name}` {format_number(round(speeds[name]))}" for name in shown)
     lines = [
         "# About this report", "",
-        f"Generated {datetime.datetime.now():%Y-%m-%d %H:%M} by fkd {version}.", "",
+        f"Generated {datetime.datetime.now():%Y-%m-%d %H:%M} by fkd {version}, from notebook sources "
+        f"`{notebooks_digest([path for path, _ in notebooks])[:16]}` (SHA-256).", "",
         f"**Data:** {'SYNTHETIC DEMO FACES -- ' + DEMO_BANNER_TEXT if data_files.demo else f'`{data_files.root}`'}",
         "",
         f"**Profile:** {profile.name} ({profile.description}); seed {seed}.", "",
+        f"**Machine:** {describe()}."
+        + (f" Training speed (images per second, as recorded when each run was trained): {speed}." if speed else ""),
+        "",
     ]
     if headline:
         lines += ["**The study against ours** (validation RMSE in pixels; the study's figures were measured "
@@ -474,7 +500,8 @@ def _render_all(executed: list[tuple[Path, Any]], everything: list[tuple[Path, A
     else:
         runs = runs_for_profile(runs_dir, fingerprint, profile)
         headline = headline_table(runs)._repr_markdown_() if runs else None
-        combined = _combined(everything, _heading(everything, profile, seed, data_files, headline))
+        combined = _combined(everything, _heading(everything, profile, seed, data_files, headline,
+                                                  training_speeds(runs)))
         nbformat.write(combined, staging / f"{COMBINED_NAME}.ipynb")
         written.append(staging / f"{COMBINED_NAME}.ipynb")
         jobs.insert(0, (combined, staging / COMBINED_NAME, combined.metadata["title"]))  # the longest first

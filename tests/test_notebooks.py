@@ -171,19 +171,34 @@ def _check_report(out: Path, runs_dir: Path, demo: bool) -> None:
 
 
 @pytest.mark.slow
-def test_smoke_report_runs_every_notebook_on_demo_data(tmp_path, capfd):
+def test_smoke_report_runs_every_notebook_on_demo_data_and_publishes_it(tmp_path, capfd):
+    """The publishing path (`fkd report --publish`) at the smoke profile, into a folder standing in for a checkout."""
     from fkd.demo import write_demo_data
+    from fkd.publish import PUBLISHED, published_problems, publish
+    from fkd.report import notebooks_digest
 
     data = write_demo_data(tmp_path / "demo", n_train=300, n_test=20)
     runs_dir = tmp_path / "runs"
     began = time.perf_counter()
-    result = run_report(data=data, profile="smoke", out=tmp_path / "reports", params={"runs_dir": runs_dir})
+    result = publish(root=tmp_path, profile="smoke", demo=data, runs_dir=runs_dir)
     console = capfd.readouterr()
     assert foreign_lines(console.out + console.err) == []  # fkd's own lines and progress bars, nothing else
     print(f"smoke report on demo data: {time.perf_counter() - began:.0f} s")
     assert result.demo and set(result.notebook_seconds) >= set(EXPECTED)
+    assert result.out == tmp_path / "reports"
     _check_report(result.out, runs_dir, demo=True)
+    combined = (result.out / "report.html").read_text()
     assert DEMO_BANNER_TEXT.split(".")[0] in (result.out / "01_eda.html").read_text()
+    # what the first page says: date, profile, machine and training speed, fkd version, notebook sources
+    record = json.loads((result.out / PUBLISHED).read_text())
+    assert record["notebooks_sha256"] == notebooks_digest() and record["notebooks_sha256"][:16] in combined
+    assert record["profile"] == "smoke" and f"by fkd {record['fkd_version']}" in combined
+    assert record["cpu_model"] in combined and "Training speed" in combined
+    assert set(record["training_images_per_second"]) >= {"cnn_baseline", "modelh_12", "best"}
+    pdfs = bool(shutil.which("xelatex") and shutil.which("pandoc"))
+    assert all(problem.endswith(".pdf is missing") and not pdfs for problem in published_problems(tmp_path))
+    (result.out / "06_summary.html").unlink()
+    assert "reports/06_summary.html is missing" in published_problems(tmp_path)
 
 
 # The same run on the real faces15 data is CI's job (.ci/run: fkd report ... then
