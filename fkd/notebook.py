@@ -392,6 +392,17 @@ def strongest_record(records: list[dict[str, Any]], split: str | None = None) ->
     return min(chosen, key=lambda record: record["val_rmse"])
 
 
+def strongest_on_new_faces(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run to trust on faces of new people (a photo): the strongest on the grouped split, whose validation
+    people were never trained on; without grouped runs, the strongest on the first split that has runs.
+    The choice is made within one split, since scores on different splits were measured on different faces."""
+    from fkd.results import SPLIT_ORDER
+
+    splits = {record["split"] for record in records}
+    order = ["grouped", *(split for split in SPLIT_ORDER if split != "grouped")]
+    return strongest_record(records, next(split for split in order if split in splits))
+
+
 def strongest_by_split(records: list[dict[str, Any]]) -> Table:
     """The lowest validation RMSE on each split: only runs on one split were scored on the same faces."""
     from fkd.results import SPLIT_ORDER, run_names

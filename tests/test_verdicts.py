@@ -81,3 +81,12 @@ def test_a_spread_needs_two_learned_runs():
 def test_k_nn_always_counts_as_learned_and_a_network_near_the_mean_face_does_not(study):
     assert study.learned(run("knn", 9.9))
     assert not study.learned(run("cnn_flip", 9.0)) and study.learned(run("cnn_flip", 8.9))
+
+
+def test_the_photo_model_is_chosen_within_the_grouped_split_not_across_splits():
+    from fkd.notebook import strongest_on_new_faces
+
+    records = [{"split": "study", "val_rmse": 1.0}, {"split": "grouped", "val_rmse": 2.0},
+               {"split": "grouped", "val_rmse": 1.5}]
+    assert strongest_on_new_faces(records) == {"split": "grouped", "val_rmse": 1.5}
+    assert strongest_on_new_faces(records[:1]) == {"split": "study", "val_rmse": 1.0}
