@@ -136,12 +136,15 @@ class Study:
         learned = [run.val_rmse for run in runs if self.learned(run)]
         return Spread(model, len(runs), learned)
 
-    def verdict(self, plain: RunResult, changed: RunResult, change: str = "the change") -> str:
+    def verdict(self, plain: RunResult, changed: RunResult, change: str = "the change",
+                spread_of: str | None = None) -> str:
         """One sentence on whether ``changed`` beat ``plain``; it gives no verdict when it cannot.
 
         No verdict when either run did not leave the mean face (:meth:`learned`), or when the gap is
-        inside the seed spread of ``changed``'s config (:meth:`seed_spread`), or when the two were
-        scored on different splits. Otherwise it names the better run and the margin.
+        inside the seed spread (:meth:`seed_spread`) of ``spread_of`` -- by default ``changed``'s own
+        config; name a config of the same family and budget whose noise the profile measures to avoid
+        training more seeds -- or when the two were scored on different splits. Otherwise it names the
+        better run and the margin.
         """
         head = (f"{changed.config.name} against {plain.config.name} ({changed.epochs} and {plain.epochs} epochs): "
                 f"{changed.val_rmse - plain.val_rmse:+.3f} px")
@@ -151,7 +154,7 @@ class Study:
         if stuck:
             return (f"{head}; no verdict: {' and '.join(stuck)} did not leave the mean face, so the gap says "
                     "nothing about " + change + ".")
-        spread = self.seed_spread(changed.config.name)
+        spread = self.seed_spread(spread_of or changed.config.name)
         if spread.value is None:
             return f"{head}; no verdict: {spread.describe()}."
         gap = abs(changed.val_rmse - plain.val_rmse)
@@ -237,14 +240,26 @@ BOOTSTRAP_TEMPLATE = '''\
 # already importable it does nothing and prints nothing. FKD_INSTALL_SOURCE overrides where from.
 import importlib.util, os, subprocess, sys
 if importlib.util.find_spec("fkd") is None:
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet",
-                    os.environ.get("FKD_INSTALL_SOURCE", "git+{url}")], check=True)'''
-"""The first code cell of every notebook; ``{url}`` is pyproject.toml's ``[project.urls] Repository``."""
+    source = os.environ.get("FKD_INSTALL_SOURCE", "{default}")
+    if not source:
+        raise SystemExit("fkd is not installed, and this notebook does not know where to get it: run "
+                         "`pip install PATH-OR-URL-OF-FKD` (or set FKD_INSTALL_SOURCE), then run this cell again")
+    if subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", source]).returncode:
+        raise SystemExit(f"pip could not install fkd from {source} (its message is above); install it by hand "
+                         "with `pip install PATH-OR-URL-OF-FKD`, then run this cell again")'''
+"""The first code cell of every notebook; ``{default}`` is ``git+`` pyproject.toml's ``[project.urls] Repository``.
+
+While that address is a placeholder (:data:`PLACEHOLDER`), ``{default}`` is empty: a notebook opened without
+fkd stops at once with one line saying how to install it, rather than a pip traceback from a repository that
+does not exist."""
+
+PLACEHOLDER = "REPLACE-WITH-OWNER"
+"""The owner in pyproject.toml's repository address until the repository is public."""
 
 
 def bootstrap_source(url: str) -> str:
     """The bootstrap cell's code for the project at ``url`` (written by ``tools/sync_notebooks.py``)."""
-    return BOOTSTRAP_TEMPLATE.replace("{url}", url)
+    return BOOTSTRAP_TEMPLATE.replace("{default}", "" if PLACEHOLDER in url else f"git+{url}")
 
 
 def repository_url(pyproject_text: str) -> str:
@@ -305,6 +320,24 @@ def deviations_table() -> Table:
 
     return Table(["What", "The study", "fkd", "What it changes"],
                  [[d.topic, d.study, d.fkd, d.effect] for d in DEVIATIONS])
+
+
+def study_figures_table(records: list[dict[str, Any]], seed: int) -> Table:
+    """Every figure the study reported (its k-NN sweep is notebook 02's table), beside ours where this profile
+    trained the same model on the study's split with ``seed``; the study's contradictions in the note column."""
+    from fkd.original import REPORTED
+    from fkd.results import run_names
+
+    rows = []
+    for name, figure in REPORTED.items():
+        if name.startswith("knn_k"):
+            continue
+        ours = [r for r in records if name in run_names(r) and r["split"] == "study" and r["seed"] == seed]
+        rows.append([name, figure.label, f"{figure.rmse:.2f}", f"{figure.other:.2f}" if figure.other else "–",
+                     ours[0]["val_rmse"] if ours else "not trained here", figure.note or "–"])
+    return Table(["Model", "The study's name", "Study (px)", "Its other figure", "Ours (px)", "Note"], rows,
+                 note="The study's figures were measured on Kaggle's faces, one run each; ours on these data, "
+                      "at this profile's epochs (fkd.original.REPORTED).")
 
 
 def grid_table(study: Study, names: Iterable[str]) -> Table:

@@ -203,3 +203,39 @@ def test_smoke_report_runs_every_notebook_on_demo_data_and_publishes_it(tmp_path
 
 # The same run on the real faces15 data is CI's job (.ci/run: fkd report ... then
 # .ci/check_report.py), so the default suite stays well under ten minutes.
+
+
+def _run_bootstrap(monkeypatch, url: str, pip_returncode: int = 0) -> list[list[str]]:
+    """Run the bootstrap cell as a kernel would where fkd is not importable; return the commands it ran."""
+    import importlib.util
+    import subprocess
+    from types import SimpleNamespace
+
+    calls: list[list[str]] = []
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "fkd" else real_find_spec(name, *a))
+    monkeypatch.setattr(subprocess, "run", lambda command, **kw: calls.append(command) or SimpleNamespace(
+        returncode=pip_returncode))
+    exec(bootstrap_source(url), {})
+    return calls
+
+
+def test_a_notebook_opened_without_fkd_and_no_known_address_stops_with_one_line(monkeypatch):
+    monkeypatch.delenv("FKD_INSTALL_SOURCE", raising=False)
+    with pytest.raises(SystemExit, match="fkd is not installed, and this notebook does not know where to get it"):
+        _run_bootstrap(monkeypatch, "https://github.com/REPLACE-WITH-OWNER/fkd")
+
+
+def test_the_bootstrap_cell_installs_from_the_override_or_the_public_address(monkeypatch):
+    monkeypatch.setenv("FKD_INSTALL_SOURCE", "/somewhere/fkd")
+    (command,) = _run_bootstrap(monkeypatch, "https://github.com/REPLACE-WITH-OWNER/fkd")
+    assert command[-1] == "/somewhere/fkd" and command[1:4] == ["-m", "pip", "install"]
+    monkeypatch.delenv("FKD_INSTALL_SOURCE")
+    (command,) = _run_bootstrap(monkeypatch, "https://github.com/someone/fkd")
+    assert command[-1] == "git+https://github.com/someone/fkd"
+
+
+def test_a_failed_install_stops_with_one_line_not_a_pip_traceback(monkeypatch):
+    monkeypatch.setenv("FKD_INSTALL_SOURCE", "/no/such/fkd")
+    with pytest.raises(SystemExit, match="pip could not install fkd from /no/such/fkd"):
+        _run_bootstrap(monkeypatch, "https://github.com/someone/fkd", pip_returncode=1)

@@ -90,3 +90,11 @@ def test_the_photo_model_is_chosen_within_the_grouped_split_not_across_splits():
                {"split": "grouped", "val_rmse": 1.5}]
     assert strongest_on_new_faces(records) == {"split": "grouped", "val_rmse": 1.5}
     assert strongest_on_new_faces(records[:1]) == {"split": "study", "val_rmse": 1.0}
+
+
+def test_a_verdict_can_borrow_the_spread_of_a_measured_config_of_the_same_family(study, monkeypatch):
+    asked = []
+    monkeypatch.setattr(study, "noise", lambda model, seeds=None: asked.append(model) or {
+        f"{model}, seed {i}": run(model, score) for i, score in enumerate([5.0, 5.2])})
+    said = study.verdict(run("cnn_flip", 5.0), run("modelh_4", 4.0), change="less dropout", spread_of="cnn_flip")
+    assert asked == ["cnn_flip"] and "cnn_flip: 0.200 px over 2 seeds" in said and "less dropout helped" in said
