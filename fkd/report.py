@@ -132,6 +132,8 @@ def _notebook_paths(notebooks: Sequence[str | Path] | None) -> list[Path]:
 
 
 HIDDEN_TAGS = ("setup", "bootstrap")
+OUTPUT_ONLY_TAG = "output-only"
+"""A cell whose output is shown and whose code is not (the combined report's headline table)."""
 """Cells tagged with these (imports, path resolution, installing fkd) stay in the notebook but are
 left out of the rendered HTML and PDF: a reader learns nothing from them."""
 
@@ -221,7 +223,8 @@ def _render(nb: Any, stem: Path, title: str, pdf: bool) -> list[Path]:
     def exporter(kind: type) -> Any:
         # Two LaTeX passes settle the long tables' layout; nbconvert's default third one changes nothing here.
         made = kind(latex_count=2) if kind is PDFExporter else kind()
-        made.register_preprocessor(TagRemovePreprocessor(remove_cell_tags=set(HIDDEN_TAGS), enabled=True),
+        made.register_preprocessor(TagRemovePreprocessor(remove_cell_tags=set(HIDDEN_TAGS),
+                                                         remove_input_tags={OUTPUT_ONLY_TAG}, enabled=True),
                                    enabled=True)
         return made
 
@@ -248,8 +251,9 @@ def _title_of(nb: Any, fallback: str) -> str:
     return fallback
 
 
-def _combined(executed: list[tuple[Path, Any]], heading: str) -> Any:
-    """All executed notebooks as one, in order, without papermill's injected-parameter cells."""
+def _combined(executed: list[tuple[Path, Any]], heading: list[Any]) -> Any:
+    """All executed notebooks as one, in order, after the ``heading`` cells, without papermill's
+    injected-parameter cells."""
     import copy
 
     import nbformat
@@ -258,7 +262,7 @@ def _combined(executed: list[tuple[Path, Any]], heading: str) -> Any:
     combined = nbformat.v4.new_notebook(metadata=copy.deepcopy(dict(first.metadata)))
     combined.metadata.pop("papermill", None)
     combined.metadata["title"] = "Facial keypoint detection: the fkd report"
-    combined.cells.append(nbformat.v4.new_markdown_cell(heading, id="report-heading"))
+    combined.cells.extend(heading)
     for path, nb in executed:
         for i, cell in enumerate(nb.cells):
             if "injected-parameters" in cell.metadata.get("tags", []):
@@ -293,15 +297,21 @@ def training_speeds(runs: Sequence[dict[str, Any]]) -> dict[str, float]:
 
 
 def _heading(notebooks: list[tuple[Path, Any]], profile: Any, seed: int, data_files: Any,
-             headline: str | None, speeds: dict[str, float]) -> str:
-    """What a reader wants first: the data, the profile, the machine, the headline table, where the detail is."""
+             headline: Any, speeds: dict[str, float]) -> list[Any]:
+    """What a reader wants first: the data, the profile, the machine, the headline table, where the detail is.
+
+    The headline table (a :class:`fkd.display.Table`, or None) is a cell output rather than markdown, so the
+    PDF sets it with the Table's own LaTeX (columns fitted to the line), as every table of the notebooks.
+    """
+    import nbformat
+
     from fkd import __version__ as version
     from fkd.display import format_number
     from fkd.machine import describe
 
     shown = [name for name in ("cnn_baseline", "modelh_12", "best") if name in speeds] or sorted(speeds)[:3]
     speed = ", ".join(f"`{name}` {format_number(round(speeds[name]))}" for name in shown)
-    lines = [
+    about = [
         "# About this report", "",
         f"Generated {datetime.datetime.now():%Y-%m-%d %H:%M} by fkd {version}, from notebook sources "
         f"`{notebooks_digest([path for path, _ in notebooks])[:16]}` (SHA-256).", "",
@@ -310,14 +320,22 @@ def _heading(notebooks: list[tuple[Path, Any]], profile: Any, seed: int, data_fi
         f"**Profile:** {profile.name} ({profile.description}); seed {seed}.", "",
         f"**Machine:** {describe()}."
         + (f" Training speed (images per second, as recorded when each run was trained): {speed}." if speed else ""),
-        "",
     ]
-    if headline:
-        lines += ["**The study against ours** (validation RMSE in pixels; the study's figures were measured "
-                  "on Kaggle's faces; the final table at the end lists every run):", "", headline, ""]
-    lines += ["**Contents:**", ""]
-    lines += [f"{i}. {_title_of(nb, path.stem)} (`{path.name}`)" for i, (path, nb) in enumerate(notebooks, 1)]
-    return "\n".join(lines)
+    cells = [nbformat.v4.new_markdown_cell("\n".join(about), id="report-heading")]
+    if headline is not None:
+        cells.append(nbformat.v4.new_markdown_cell(
+            "**The study against ours** (validation RMSE in pixels; the study's figures were measured on Kaggle's "
+            "faces; the final table at the end lists every run):", id="report-headline-title"))
+        table = nbformat.v4.new_code_cell("headline_table(runs)", id="report-headline")
+        table.metadata["tags"] = [OUTPUT_ONLY_TAG]
+        table.outputs = [nbformat.v4.new_output("display_data", data={
+            "text/plain": repr(headline), "text/html": headline._repr_html_(),
+            "text/latex": headline._repr_latex_(), "text/markdown": headline._repr_markdown_()})]
+        cells.append(table)
+    contents = ["**Contents:**", ""]
+    contents += [f"{i}. {_title_of(nb, path.stem)} (`{path.name}`)" for i, (path, nb) in enumerate(notebooks, 1)]
+    cells.append(nbformat.v4.new_markdown_cell("\n".join(contents), id="report-contents"))
+    return cells
 
 
 # --- the report ---------------------------------------------------------------------------
@@ -499,7 +517,7 @@ def _render_all(executed: list[tuple[Path, Any]], everything: list[tuple[Path, A
               file=sys.stderr)
     else:
         runs = runs_for_profile(runs_dir, fingerprint, profile)
-        headline = headline_table(runs)._repr_markdown_() if runs else None
+        headline = headline_table(runs) if runs else None
         combined = _combined(everything, _heading(everything, profile, seed, data_files, headline,
                                                   training_speeds(runs)))
         nbformat.write(combined, staging / f"{COMBINED_NAME}.ipynb")

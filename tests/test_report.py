@@ -7,6 +7,7 @@ costs only a kernel start-up; the study's notebooks are run in test_notebooks.py
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -20,8 +21,8 @@ from fkd.data import DataFiles
 from fkd.display import DEMO_BANNER_TEXT, demo_banner
 from fkd.lock import LOCK_NAME, PID_NAME, ReportLocked, report_lock
 from fkd.parameters import ParameterError, notebook_parameters, validate_parameters
-from fkd.profiles import get_profile
-from fkd.report import PDF_INSTALL_HINT, NotebookFailed, run_report
+from fkd.profiles import DEFAULT_PROFILE, get_profile
+from fkd.report import OUTPUT_ONLY_TAG, PDF_INSTALL_HINT, NotebookFailed, run_report
 from fkd.results import rmse_table
 
 PARAMETERS = '''
@@ -226,7 +227,7 @@ def test_the_combined_report_holds_every_notebook_in_order_without_injected_para
                  smoke.max_train_rows)
     write_record(tmp_path / "runs", key, {"n_train": 5, "val_rmse": 2.5, "seconds": 0.1, "history": {}})
 
-    result = run_report(data=kaggle_dir, out=tmp_path / "reports", params={"seed": 5},
+    result = run_report(data=kaggle_dir, profile="smoke", out=tmp_path / "reports", params={"seed": 5},
                         notebooks=[str(p) for p in sorted(folder.glob("*.ipynb"))])
 
     combined = nbformat.read(result.out / "report.ipynb", as_version=4)
@@ -235,8 +236,12 @@ def test_the_combined_report_holds_every_notebook_in_order_without_injected_para
     assert any("injected-parameters" in c.metadata.get("tags", []) for c in executed.cells)
     html = (result.out / "report.html").read_text()
     # the report opens with the headline table (the study's 2.45 beside our recorded 2.5), then the notebooks
-    assert html.index("2.45<") < html.index("2.500") < html.index("FIRST OUTPUT 5") < html.index("SECOND OUTPUT")
-    assert "2.45" in combined.cells[0].source and "profile" in combined.cells[0].source.lower()
+    study_figure = re.search(r"2\.45\s*<", html).start()
+    assert study_figure < html.index("2.500") < html.index("FIRST OUTPUT 5") < html.index("SECOND OUTPUT")
+    assert "profile" in combined.cells[0].source.lower() and "Machine:" in combined.cells[0].source
+    # the headline table is a cell output (its code hidden), so the PDF sets it with the Table's own LaTeX
+    (headline,) = [c for c in combined.cells if OUTPUT_ONLY_TAG in c.metadata.get("tags", [])]
+    assert "2.45" in headline.outputs[0]["data"]["text/latex"] and "headline_table" not in html
     assert len({c.id for c in combined.cells}) == len(combined.cells)
     assert not list(tmp_path.glob(".fkd-report-tmp-*"))
 
@@ -337,7 +342,7 @@ def test_the_report_records_its_times_and_the_next_one_estimates_from_them(study
     run_report(data=kaggle_dir, out=out)
     assert "no earlier timing" in capsys.readouterr().err
     run_report(data=kaggle_dir, out=out)
-    assert "the last smoke report on these data took" in capsys.readouterr().err
+    assert f"the last {DEFAULT_PROFILE} report on these data took" in capsys.readouterr().err
 
 
 def test_the_estimate_falls_back_on_the_benchmark_only_for_the_notebooks_it_measured(tmp_path, monkeypatch):
