@@ -1,4 +1,5 @@
-"""Developer sessions: `nox -s tests`, `nox -s report -- --profile smoke`, `nox -s lab`, `nox -s benchmark`.
+"""Developer sessions: `nox -s tests`, `nox -s report -- --profile smoke`, `nox -s lab`, `nox -s benchmark`,
+`nox -s classroom`.
 
 Each session installs fkd into its own virtual environment (reused with `nox -R`).
 """
@@ -43,3 +44,10 @@ def benchmark(session: nox.Session) -> None:
     """The speed/accuracy benchmark; pass `-- --quick` for the short CI version."""
     _install(session)
     session.run("python", "benchmarks/run.py", *session.posargs)
+
+
+@nox.session
+def classroom(session: nox.Session) -> None:
+    """Students' and instructor's copies of the notebooks; arguments go to `fkd classroom` (default: --out build/classroom)."""
+    _install(session)
+    session.run("fkd", "classroom", *(session.posargs or ["--out", "build/classroom"]))

@@ -191,6 +191,30 @@ def _cmd_report(args: argparse.Namespace) -> None:
         print(f"  {path}")
 
 
+def _cmd_classroom(args: argparse.Namespace) -> None:
+    from fkd.classroom import ClassroomError, write_classroom
+    from fkd.report import study_notebooks
+
+    if args.source is None:
+        sources = study_notebooks()
+    else:
+        sources = sorted(args.source.glob("*.ipynb"))
+        if not sources:
+            raise ClassroomError(f"{args.source}: no notebooks (*.ipynb) in this folder")
+    made = write_classroom(sources, args.out)
+    print(f"{len(made.student)} notebooks: students' copies (solutions removed) in {args.out / 'student'}, "
+          f"instructor's copies in {args.out / 'instructor'}")
+
+
+def _add_classroom_command(commands: Any) -> None:
+    classroom = commands.add_parser(
+        "classroom", help="write students' copies of the notebooks (solutions removed) and instructor's copies")
+    classroom.add_argument("--out", type=Path, required=True, help="folder to write student/ and instructor/ into")
+    classroom.add_argument("--source", type=Path, metavar="DIR",
+                           help="folder of instructor notebooks with solution markers (default: the study's)")
+    classroom.set_defaults(func=_cmd_classroom)
+
+
 def _warn_if_demo(files: Any) -> None:
     if files.demo:
         print(
@@ -256,6 +280,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the report kept in the repository: every notebook on demo faces, every model trained "
                              "afresh, into the checkout's reports/ with a record of what it was made from")
     report.set_defaults(func=_cmd_report)
+
+    _add_classroom_command(commands)
     return parser
 
 
