@@ -929,8 +929,8 @@ _WHY = [
                         "of the loss."),
             "b": Choice("Dividing by all coordinates would count every missing one as a perfect guess, so a batch of "
                         "four-keypoint faces would report a small loss and take small steps.",
-                        "Its loss would be diluted by 26 zero errors per face: the labels it does have would teach "
-                        "less than the same labels on complete faces."),
+                        "Its loss would be diluted by 22 zero errors per four-keypoint face: the labels it does have "
+                        "would teach less than the same labels on complete faces."),
             "c": Choice("Because a batch always has 30 coordinates per face.",
                         "Only complete faces have 30 labelled coordinates; most faces have 8."),
             "d": Choice("So that the reported RMSE in pixels comes out right.",
