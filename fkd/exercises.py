@@ -475,7 +475,7 @@ def _velocity_problem(new: float) -> str:
     for value, problem in known.items():
         if _close(new, value):
             return f"after one step from velocity 0 with gradient 2, your velocity is {new:.4g}: {problem}."
-    return f"after one step from velocity 0 with gradient 2, your velocity is {new:.4g}, not a running average of g²."
+    return f"after one step from velocity 0 with gradient 2, your velocity is {new:.4g}, not a running average of the squared gradient."
 
 
 def _probe_rmsprop(function: Callable[..., Any], rng: np.random.Generator) -> None:
