@@ -18,6 +18,18 @@ below.
 
 Missing keypoints are NaN and stay NaN: every keypoint change is arithmetic or a
 column permutation, and NaN survives both.
+
+Mirror axis
+-----------
+Pixels are always mirrored about the image centre (columns reversed); labels are
+mirrored about ``mirror_axis`` (normalised; 0 is the centre). When labels sit a
+constant b pixels right of the points they mark, the right axis is 48 + b: the
+mirrored face's labels then sit b right of their points too, and the network is
+not taught two answers, b apart, for one face. :func:`estimate_mirror_axis`
+measures it on the training faces.
+
+Per-coordinate loss weights (pseudo-labels weigh less than labels) may ride along
+with the targets: a flip swaps them with their columns; nothing else moves them.
 """
 
 from __future__ import annotations
@@ -25,10 +37,20 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+import numpy as np
 import tensorflow as tf
 
 from fkd.configs import Augmentation
-from fkd.keypoints import FLIP_PERMUTATION, HALF, MIRROR_SIGN, PIXEL_CENTRE
+from fkd.keypoints import (
+    COORDINATE_COLUMNS,
+    FLIP_PAIRS,
+    FLIP_PERMUTATION,
+    HALF,
+    IMAGE_SIZE,
+    MIRROR_SHIFT,
+    MIRROR_SIGN,
+    PIXEL_CENTRE,
+)
 
 _CENTRE_INDEX = HALF - PIXEL_CENTRE
 """The image centre in TensorFlow's pixel-index coordinates, where pixel c's centre is c.
@@ -36,16 +58,24 @@ _CENTRE_INDEX = HALF - PIXEL_CENTRE
 Normalised q and pixel index u relate by u = 48 q + 47.5 (pixel centre c + 0.5 = 48 q + 48).
 """
 
-Batch = tuple[tf.Tensor, tf.Tensor]
+Batch = tuple[tf.Tensor, ...]
+"""(images, targets), or (images, targets, weights) with per-coordinate loss weights."""
 
 
 def augment_batch(
-    images: tf.Tensor, targets: tf.Tensor, augmentation: Augmentation, seed: tf.Tensor
+    images: tf.Tensor,
+    targets: tf.Tensor,
+    augmentation: Augmentation,
+    seed: tf.Tensor,
+    mirror_axis: float = 0.0,
+    weights: tf.Tensor | None = None,
 ) -> Batch:
     """One random draw of ``augmentation`` applied to a batch.
 
     images: float32 [B, 96, 96, 1] in [0, 1]; targets: float32 [B, 30], normalised
-    ``(px - 48) / 48``, NaN where missing; seed: int [2] for stateless random ops.
+    ``(px - 48) / 48``, NaN where missing; seed: int [2] for stateless random ops;
+    mirror_axis: normalised x about which flipped labels are mirrored; weights:
+    optional float32 [B, 30], returned as a third element, swapped with their columns.
     Order: flip, then one affine warp per image (shift/rotation/scale), then
     brightness and contrast.
     """
@@ -53,49 +83,68 @@ def augment_batch(
         tf.random.experimental.stateless_split(seed, num=3)
     )
     if augmentation.flip:
-        images, targets = flip_half(images, targets, flip_seed)
+        images, targets, *moved = flip_half(images, targets, flip_seed, mirror_axis, weights)
+        weights = moved[0] if moved else None
     if augmentation.shift or augmentation.rotation or augmentation.scale:
         images, targets = random_affine(images, targets, augmentation, affine_seed)
     if augmentation.brightness or augmentation.contrast:
         images = random_photometric(images, augmentation, photo_seed)
-    return images, targets
+    return (images, targets) if weights is None else (images, targets, weights)
 
 
-def make_augmenter(augmentation: Augmentation, seed: int) -> Callable[[tf.Tensor, Batch], Batch]:
+def make_augmenter(
+    augmentation: Augmentation, seed: int, mirror_axis: float = 0.0
+) -> Callable[[tf.Tensor, Batch], Batch]:
     """A function for ``dataset.enumerate().map(...)``: (batch number, batch) -> batch.
 
     Batch ``k`` is augmented with stateless seed ``(seed, k)``, so a run is repeatable
     and every batch of every epoch still gets fresh random numbers (the batch
-    number keeps counting across epochs when the dataset is repeated).
+    number keeps counting across epochs when the dataset is repeated). A batch may
+    carry weights as a third element (:data:`Batch`).
     """
 
     def augment(batch_number: tf.Tensor, batch: Batch) -> Batch:
-        images, targets = batch
+        images, targets, *weights = batch
         batch_seed = tf.stack([tf.constant(seed, tf.int64), tf.cast(batch_number, tf.int64)])
-        return augment_batch(images, targets, augmentation, batch_seed)
+        return augment_batch(images, targets, augmentation, batch_seed, mirror_axis, *weights)
 
     return augment
 
 
-def flip_targets(targets: tf.Tensor) -> tf.Tensor:
-    """:func:`fkd.keypoints.mirror_normalised` on the graph: negate x, swap left/right labels.
+def flip_targets(targets: tf.Tensor, axis: float = 0.0) -> tf.Tensor:
+    """:func:`fkd.keypoints.mirror_normalised` on the graph: x -> 2 axis - x, swap left/right labels.
 
     After mirroring, the subject's left eye is where the right eye was, so the new
     ``left_eye_center`` column is the old ``right_eye_center`` mirrored. (The
     constants are NumPy arrays, not tf.constants: importing this module must not
     start TensorFlow's runtime, which multi-worker training configures first.)
     """
-    return tf.gather(targets * MIRROR_SIGN, FLIP_PERMUTATION, axis=1)
+    mirrored = targets * MIRROR_SIGN
+    if axis:
+        mirrored += MIRROR_SHIFT * np.float32(axis)
+    return tf.gather(mirrored, FLIP_PERMUTATION, axis=1)
 
 
-def flip_half(images: tf.Tensor, targets: tf.Tensor, seed: tf.Tensor) -> Batch:
-    """Mirror a random half of the batch left-right (the study's FlipPic), labels too."""
+def flip_half(
+    images: tf.Tensor,
+    targets: tf.Tensor,
+    seed: tf.Tensor,
+    axis: float = 0.0,
+    weights: tf.Tensor | None = None,
+) -> Batch:
+    """Mirror a random half of the batch left-right (the study's FlipPic), labels too (about ``axis``).
+
+    With ``weights``, each coordinate's weight follows its label to its new column,
+    and the batch comes back as (images, targets, weights).
+    """
     batch_size = tf.shape(images)[0]
     ranks = tf.argsort(tf.argsort(tf.random.stateless_uniform([batch_size], seed)))
     flip = ranks < batch_size // 2
     images = tf.where(flip[:, None, None, None], tf.reverse(images, axis=[2]), images)
-    targets = tf.where(flip[:, None], flip_targets(targets), targets)
-    return images, targets
+    targets = tf.where(flip[:, None], flip_targets(targets, axis), targets)
+    if weights is None:
+        return images, targets
+    return images, targets, tf.where(flip[:, None], tf.gather(weights, FLIP_PERMUTATION, axis=1), weights)
 
 
 def random_affine(
@@ -192,3 +241,91 @@ def random_photometric(
     mean = tf.reduce_mean(images, axis=[1, 2, 3], keepdims=True)
     contrast = tf.random.stateless_uniform(shape, contrast_seed, 1 - c, 1 + c)
     return tf.clip_by_value(mean + (images - mean) * contrast, 0.0, 1.0)
+
+
+# --- Where to mirror the labels ---------------------------------------------------------------
+
+AXIS_PATCH = 12
+"""Half-size (pixels) of the squares compared by :func:`estimate_mirror_axis`: 25 x 25 holds an eye."""
+AXIS_SEARCH = 4.0
+"""Largest label offset (pixels) :func:`estimate_mirror_axis` looks for."""
+AXIS_STEP = 0.01
+"""Resolution (pixels) of the offset between two mean patches; the axis moves half of it."""
+
+
+def estimate_mirror_axis(images: np.ndarray, keypoints: np.ndarray) -> float:
+    """The x (pixels) about which these faces' labels mirror: 48 + b, b the labels' offset to the right.
+
+    For each left/right pair (:data:`fkd.keypoints.FLIP_PAIRS`), average the training
+    images in a square centred on every left label, and in one centred on every right
+    label. A face is nearly symmetric, so the right square, mirrored, shows the left
+    feature -- but where labels sit b pixels right of their features, the left feature
+    sits b left of the left square's centre and b right of the mirrored square's:
+    the two mean squares are 2b apart (:func:`horizontal_offset`). The pairs' estimates
+    are averaged, weighted by how many faces label both.
+
+    Why not the midpoints of the pairs' labels: they say where the faces sit in the
+    frame (and how they turn), which flipping the image already handles; only labels
+    compared with the pixels they mark show an offset of the labels themselves.
+    images: uint8 N x 96 x 96; keypoints: N x 30 pixels, NaN where missing.
+    """
+    images = np.asarray(images, np.float32)
+    keypoints = np.asarray(keypoints, np.float32)
+    offsets, counts = [], []
+    for left, right in FLIP_PAIRS:
+        columns = [COORDINATE_COLUMNS.index(f"{name}_{axis}") for name in (left, right) for axis in "xy"]
+        rows = np.flatnonzero(np.isfinite(keypoints[:, columns]).all(axis=1))
+        if len(rows) == 0:
+            continue
+        left_patch = mean_patch(images[rows], keypoints[rows, columns[0]], keypoints[rows, columns[1]])
+        right_patch = mean_patch(images[rows], keypoints[rows, columns[2]], keypoints[rows, columns[3]])
+        offsets.append(horizontal_offset(left_patch, right_patch[:, ::-1]) / 2)
+        counts.append(len(rows))
+    if not counts:
+        raise ValueError("no face labels both keypoints of any left/right pair: the mirror axis cannot be estimated")
+    return float(HALF + np.average(offsets, weights=counts))
+
+
+def mean_patch(images: np.ndarray, x: np.ndarray, y: np.ndarray, half: int = AXIS_PATCH) -> np.ndarray:
+    """The mean of the (2 half + 1)-pixel squares of ``images`` centred on the points (x[i], y[i]).
+
+    Points are in fkd's pixel convention (pixel c's centre at c + 0.5); the squares are
+    sampled bilinearly, edge pixels repeated beyond the border.
+    """
+    steps = np.arange(-half, half + 1, dtype=np.float32)
+    columns = (np.asarray(x, np.float32) - PIXEL_CENTRE)[:, None] + steps  # pixel-index coordinates
+    rows = (np.asarray(y, np.float32) - PIXEL_CENTRE)[:, None] + steps
+    c0, r0 = np.floor(columns), np.floor(rows)
+    fc, fr = columns - c0, rows - r0
+    index = np.arange(len(images))[:, None, None]
+
+    def pixel(r: np.ndarray, c: np.ndarray) -> np.ndarray:
+        r = np.clip(r, 0, IMAGE_SIZE - 1).astype(np.int64)[:, :, None]
+        c = np.clip(c, 0, IMAGE_SIZE - 1).astype(np.int64)[:, None, :]
+        return images[index, r, c]
+
+    top = pixel(r0, c0) * (1 - fc[:, None, :]) + pixel(r0, c0 + 1) * fc[:, None, :]
+    bottom = pixel(r0 + 1, c0) * (1 - fc[:, None, :]) + pixel(r0 + 1, c0 + 1) * fc[:, None, :]
+    return (top * (1 - fr[:, :, None]) + bottom * fr[:, :, None]).mean(axis=0)
+
+
+def horizontal_offset(reference: np.ndarray, moved: np.ndarray, search: float = 2 * AXIS_SEARCH) -> float:
+    """How far right (pixels) ``moved``'s content sits from ``reference``'s: the shift s, within
+    ``search``, for which ``moved(x + s)`` best matches ``reference(x)`` (least squares, means removed).
+
+    ``moved`` is resampled by linear interpolation along x on an ``AXIS_STEP`` grid of shifts; only
+    the columns that stay inside it for every shift are compared.
+    """
+    width = reference.shape[1]
+    margin = int(np.ceil(search)) + 1
+    inside = np.arange(margin, width - margin, dtype=np.float64)
+    columns = np.arange(width, dtype=np.float64)
+    reference = reference[:, margin:width - margin]
+    reference = reference - reference.mean()
+    best, best_error = 0.0, np.inf
+    for shift in np.arange(-search, search + AXIS_STEP / 2, AXIS_STEP):
+        sampled = np.stack([np.interp(inside + shift, columns, row) for row in moved])
+        error = float(np.sum((sampled - sampled.mean() - reference) ** 2))
+        if error < best_error:
+            best, best_error = float(shift), error
+    return best

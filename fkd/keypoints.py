@@ -114,15 +114,22 @@ def to_pixels(normalised: np.ndarray) -> np.ndarray:
     return (np.asarray(normalised, dtype=np.float32) * HALF + HALF).astype(np.float32)
 
 
-def mirror_normalised(normalised: np.ndarray) -> np.ndarray:
+MIRROR_SHIFT: np.ndarray = (1.0 - MIRROR_SIGN).astype(np.float32)
+"""Times the mirror axis, what mirroring adds to each coordinate: ``2 * axis`` to x, nothing to y."""
+
+
+def mirror_normalised(normalised: np.ndarray, axis: float = 0.0) -> np.ndarray:
     """Keypoints of the left-right mirrored face, in normalised units (N x 30 or 30).
 
-    Negate x, then swap each left/right pair: after mirroring, the subject's left eye
-    is where the right eye was. Mirroring twice gives the keypoints back.
+    Reflect x about ``axis`` (x -> 2 axis - x; the image centre, 0, unless the labels
+    sit off the pixels they mark, see ``fkd.augment.estimate_mirror_axis``), then
+    swap each left/right pair: after mirroring, the subject's left eye is where the
+    right eye was. Mirroring twice about the same axis gives the keypoints back.
     """
-    return (np.asarray(normalised, dtype=np.float32) * MIRROR_SIGN)[..., FLIP_PERMUTATION]
+    mirrored = np.asarray(normalised, dtype=np.float32) * MIRROR_SIGN + MIRROR_SHIFT * np.float32(axis)
+    return mirrored[..., FLIP_PERMUTATION]
 
 
-def mirror_pixels(pixels: np.ndarray) -> np.ndarray:
-    """Keypoints of the mirrored face, in pixels: x -> 96 - x, left/right labels swapped."""
-    return to_pixels(mirror_normalised(normalise(pixels)))
+def mirror_pixels(pixels: np.ndarray, axis: float = HALF) -> np.ndarray:
+    """Keypoints of the mirrored face, in pixels: x -> 2 axis - x (96 - x about the centre), labels swapped."""
+    return to_pixels(mirror_normalised(normalise(pixels), float(normalise(axis))))
