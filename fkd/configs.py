@@ -19,6 +19,10 @@ from typing import Any, Literal
 
 Kind = Literal["knn", "dense", "cnn"]
 MissingPolicy = Literal["dropna", "ffill", "masked"]
+Loss = Literal["mse", "l1", "smooth_l1", "wing"]
+Stem = Literal["conv", "stride2", "space_to_depth"]
+InputNorm = Literal["none", "per_image"]
+MirrorAxis = Literal["centre", "estimated"]
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,40 @@ class ModelConfig:
     from the row above (the study's appendix), or kept with a masked loss."""
     tta_flip: bool = False
     """Average the prediction of each face with that of its mirror image."""
+    # Levers of the third accuracy round. Each default is what every config above
+    # already did, and is left out of to_dict(), so their JSON and run keys stay as they were.
+    loss: Loss = "mse"
+    """Loss over the present coordinates: ``mse`` (normalised units, the study's), or in pixels
+    ``l1``, ``smooth_l1`` (Huber, quadratic below ``smooth_l1_beta``) or ``wing`` (Feng et al.
+    2018: logarithmic below ``wing_width``, so small errors keep a strong gradient)."""
+    smooth_l1_beta: float = 1.0
+    """Pixels: below it smooth-L1 is quadratic, above it linear."""
+    wing_width: float = 10.0
+    """Pixels: the Wing loss is logarithmic below it, linear above (the paper's w)."""
+    wing_curvature: float = 2.0
+    """Pixels: the Wing loss's epsilon; smaller bends the logarithm harder near zero."""
+    stem: Stem = "conv"
+    """How a CNN halves the image before its second convolution: ``conv`` (the first convolution
+    at 96x96, then its max-pool), ``stride2`` (the first convolution strided 2, no pool) or
+    ``space_to_depth`` (the image folded 2x2 into 4 channels at 48x48, no pool): later layers see
+    the same sizes, the first costs a quarter. Needs ``pool_after[0]``."""
+    input_norm: InputNorm = "none"
+    """``per_image`` standardises each image to zero mean and unit variance inside the network."""
+    ema: float = 0.0
+    """Momentum, per step, of an exponential moving average of the weights (e.g. 0.999); the
+    network predicts (and is validated) with the average. 0: no averaging."""
+    cycles: int = 1
+    """Cosine cycles: > 1 restarts the schedule (and the optimizer) this many times over the epochs."""
+    snapshot_ensemble: bool = False
+    """With cycles > 1: the model averages the networks of each cycle's end (one Keras model)."""
+    pseudo_label_weight: float = 0.0
+    """With cycles > 1 and masked labels: self-training. At the end of every cycle but the last the
+    network's answers fill each training row's missing coordinates, weighted this much in the loss
+    (a real label weighs 1). 0: no pseudo-labels."""
+    mirror_axis: MirrorAxis = "centre"
+    """Where flips mirror the labels: about the image centre (x -> 96 - x), or about an axis
+    estimated from the training faces at fit time (fkd.augment.estimate_mirror_axis), for labels
+    that sit off the pixels they mark. Flip augmentation and flip TTA use the same axis."""
 
     def __post_init__(self) -> None:
         if self.kind not in ("knn", "dense", "cnn"):
@@ -97,6 +135,30 @@ class ModelConfig:
             raise ValueError(f"config {self.name!r}: unknown missing policy {self.missing!r}")
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError(f"config {self.name!r}: epochs and batch_size must be positive")
+        self._check_levers()
+
+    def _check_levers(self) -> None:
+        """Refuse lever values that cannot mean anything, naming the field."""
+        choices = {"loss": Loss, "stem": Stem, "input_norm": InputNorm, "mirror_axis": MirrorAxis}
+        for name, kind in choices.items():
+            if getattr(self, name) not in kind.__args__:
+                raise ValueError(f"config {self.name!r}: unknown {name} {getattr(self, name)!r}; "
+                                 f"choose one of: {', '.join(kind.__args__)}")
+        if min(self.smooth_l1_beta, self.wing_width, self.wing_curvature) <= 0:
+            raise ValueError(f"config {self.name!r}: smooth_l1_beta, wing_width and wing_curvature must be positive")
+        if not 0.0 <= self.ema < 1.0:
+            raise ValueError(f"config {self.name!r}: ema is a momentum in [0, 1), got {self.ema}")
+        if self.stem != "conv" and self.kind == "cnn" and not self.pool_after[0]:
+            raise ValueError(f"config {self.name!r}: stem {self.stem!r} replaces the first max-pool; "
+                             "it needs pool_after[0] = True")
+        if self.cycles < 1 or (self.cycles > 1 and self.schedule != "cosine"):
+            raise ValueError(f"config {self.name!r}: cycles must be at least 1, and above 1 only with the cosine schedule")
+        if (self.snapshot_ensemble or self.pseudo_label_weight) and self.cycles < 2:
+            raise ValueError(f"config {self.name!r}: a snapshot ensemble and pseudo-labels are made at the end "
+                             "of a cosine cycle; they need cycles >= 2")
+        if self.pseudo_label_weight < 0 or (self.pseudo_label_weight and self.missing != "masked"):
+            raise ValueError(f"config {self.name!r}: pseudo_label_weight must be >= 0, and pseudo-labels fill "
+                             "missing coordinates, so they need missing='masked'")
 
     def replace(self, **changes: Any) -> ModelConfig:
         """A copy with some fields changed (``augmentation`` may be given as a dict)."""
@@ -105,12 +167,15 @@ class ModelConfig:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """Every field, except levers (:data:`LEVER_DEFAULTS`) left at their defaults: a config
+        that does not use them has the JSON, and so the run key, it had before they existed."""
+        data = dataclasses.asdict(self)
+        return {k: v for k, v in data.items() if k not in LEVER_DEFAULTS or v != LEVER_DEFAULTS[k]}
 
     def differences(self, other: ModelConfig) -> dict[str, tuple[Any, Any]]:
         """Every field that differs from ``other``, as ``{field: (ours, theirs)}``; augmentation fields
         are named ``augmentation.flip`` and so on, so one changed idea shows as one line."""
-        ours, theirs = self.to_dict(), other.to_dict()
+        ours, theirs = dataclasses.asdict(self), dataclasses.asdict(other)
         for config in (ours, theirs):
             config.update({f"augmentation.{k}": v for k, v in config.pop("augmentation").items()})
         return {field: (ours[field], theirs[field]) for field in ours if ours[field] != theirs[field]}
@@ -135,6 +200,16 @@ class ModelConfig:
     def from_json(cls, text: str) -> ModelConfig:
         return cls.from_dict(json.loads(text))
 
+
+LEVERS: tuple[str, ...] = (
+    "loss", "smooth_l1_beta", "wing_width", "wing_curvature", "stem", "input_norm", "ema", "cycles",
+    "snapshot_ensemble", "pseudo_label_weight", "mirror_axis",
+)
+"""Fields added in the third accuracy round."""
+LEVER_DEFAULTS: dict[str, Any] = {
+    f.name: f.default for f in dataclasses.fields(ModelConfig) if f.name in LEVERS
+}
+"""Their defaults: what every config registered before them did."""
 
 # --- The study -------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ answers in pixels.
 from __future__ import annotations
 
 import functools
+import math
 import os
 import time
 from collections.abc import Sequence
@@ -29,12 +30,19 @@ import tensorflow as tf
 from sklearn.neighbors import KNeighborsRegressor
 
 from fkd.atomic import atomic_path
-from fkd.augment import make_augmenter
+from fkd.augment import estimate_mirror_axis, make_augmenter
 from fkd.configs import Augmentation, ModelConfig
 from fkd.data import DataError
 from fkd.evaluate import rmse
 from fkd.keypoints import COORDINATE_COLUMNS, HALF, IMAGE_SIZE, mirror_normalised, normalise, to_pixels
-from fkd.models import UnitProbe, build_model, hidden_layer, make_optimizer
+from fkd.models import (
+    UnitProbe,
+    build_model,
+    hidden_layer,
+    make_optimizer,
+    model_mirror_axis,
+    snapshot_ensemble,
+)
 
 N_COORDINATES = len(COORDINATE_COLUMNS)
 
@@ -45,8 +53,9 @@ Model = keras.Model | KNeighborsRegressor
 class TrainedModel:
     """A fitted model and how its training went.
 
-    history: per-epoch values as plain lists -- 'loss' (masked MSE in normalised
-    units) and 'rmse' (pixels, on augmented training batches); with validation data
+    history: per-epoch values as plain lists -- 'loss' (the config's loss: masked MSE in
+    normalised units by default, see :func:`keypoint_loss`) and 'rmse' (pixels, on
+    augmented training batches); with validation data
     also 'val_loss' and 'val_rmse' (pixels, over present coordinates); and
     'seconds' / 'cpu_seconds', the wall and process CPU time from the start of
     training to the end of each epoch, so accuracy can be plotted against time
@@ -54,6 +63,9 @@ class TrainedModel:
     units that still fire for some of :data:`ALIVE_PROBE_FACES` training faces
     (:class:`UnitsAlive`). k-NN has one "epoch". images_per_second: epochs x
     training rows / seconds of fit wall time (validation passes included).
+    With ``config.mirror_axis == "estimated"`` history also holds 'mirror_axis': one
+    value, the axis (pixels) estimated from the training faces. With several cosine
+    cycles the lists run on across cycles, times counted from the first cycle's start.
     """
 
     model: Model
@@ -105,6 +117,62 @@ def masked_mse(y_true: tf.Tensor, y_pred: tf.Tensor) -> tf.Tensor:
     errors = tf.where(present, y_pred - tf.where(present, y_true, 0.0), 0.0)
     count = tf.reduce_sum(tf.cast(present, y_pred.dtype))
     return tf.reduce_sum(tf.square(errors)) / tf.maximum(count, 1.0)
+
+
+@keras.saving.register_keras_serializable(package="fkd")
+class MaskedKeypointLoss(keras.losses.Loss):
+    """A loss in pixels over the present coordinates, each weighted (pseudo-labels weigh less).
+
+    kind: ``mse``; ``l1``; ``smooth_l1`` (0.5 e^2 / beta below beta, |e| - beta / 2
+    above); ``wing`` (Feng et al. 2018: w ln(1 + |e| / epsilon) below w, |e| - C above,
+    C = w - w ln(1 + w / epsilon) joining the two), with e = prediction - label in pixels.
+    The batch's loss is sum(weight x loss) / sum(weight) over present coordinates
+    (a weight of 1 each without ``sample_weight``), so a batch of 4-keypoint faces counts
+    as four keypoints, as in :func:`masked_mse`. Keras's own reduction would average
+    over all 30 columns, so this loss reduces itself.
+    """
+
+    def __init__(self, kind: str = "mse", beta: float = 1.0, width: float = 10.0, curvature: float = 2.0,
+                 name: str = "masked_keypoint_loss", **kwargs: Any) -> None:
+        super().__init__(name=name, **kwargs)
+        if kind not in ("mse", "l1", "smooth_l1", "wing"):
+            raise ValueError(f"unknown loss {kind!r}; choose mse, l1, smooth_l1 or wing")
+        self.kind, self.beta, self.width, self.curvature = kind, float(beta), float(width), float(curvature)
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        y_true = tf.convert_to_tensor(y_true, tf.float32)
+        y_pred = tf.convert_to_tensor(y_pred, tf.float32)
+        present = tf.math.is_finite(y_true)
+        errors = tf.where(present, y_pred - tf.where(present, y_true, 0.0), 0.0) * HALF
+        weights = tf.cast(present, tf.float32)
+        if sample_weight is not None:
+            weights *= tf.cast(sample_weight, tf.float32)
+        return tf.reduce_sum(weights * self.pointwise(errors)) / tf.maximum(tf.reduce_sum(weights), 1.0)
+
+    def pointwise(self, errors: tf.Tensor) -> tf.Tensor:
+        """The loss of each error (pixels), before weighting and averaging."""
+        size = tf.abs(errors)
+        if self.kind == "mse":
+            return tf.square(errors)
+        if self.kind == "l1":
+            return size
+        if self.kind == "smooth_l1":
+            return tf.where(size < self.beta, 0.5 * tf.square(errors) / self.beta, size - 0.5 * self.beta)
+        join = self.width - self.width * math.log1p(self.width / self.curvature)
+        return tf.where(size < self.width, self.width * tf.math.log1p(size / self.curvature), size - join)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "kind": self.kind, "beta": self.beta, "width": self.width,
+                "curvature": self.curvature}
+
+
+def keypoint_loss(config: ModelConfig) -> keras.losses.Loss | Any:
+    """The loss ``config`` trains with: :func:`masked_mse` unless it changes the loss or adds
+    pseudo-labels, whose weights need :class:`MaskedKeypointLoss`."""
+    if config.loss == "mse" and not config.pseudo_label_weight:
+        return masked_mse
+    return MaskedKeypointLoss(config.loss, beta=config.smooth_l1_beta, width=config.wing_width,
+                              curvature=config.wing_curvature)
 
 
 @keras.saving.register_keras_serializable(package="fkd")
@@ -182,25 +250,30 @@ def training_dataset(
     batch_size: int,
     seed: int,
     augmentation: Augmentation = Augmentation(),
+    mirror_axis: float = 0.0,
+    weights: np.ndarray | None = None,
 ) -> tf.data.Dataset:
     """Endless batches of (network images, normalised targets), reshuffled every epoch.
 
     Images stay uint8 in memory (4x smaller) and become floats batch by batch.
     Shuffle -> batch -> repeat gives epochs of exactly one pass each; numbering
     the batches after ``repeat`` gives each one its own augmentation seed. Fit it
-    with ``steps_per_epoch = ceil(n / batch_size)``.
+    with ``steps_per_epoch = ceil(n / batch_size)``. Flips mirror labels about
+    ``mirror_axis`` (normalised). With ``weights`` (N x 30) each batch carries them
+    third, as Keras's sample weights.
     """
+    arrays = (images, targets) if weights is None else (images, targets, np.asarray(weights, np.float32))
     dataset = (
-        tf.data.Dataset.from_tensor_slices((images, targets))
+        tf.data.Dataset.from_tensor_slices(arrays)
         .cache()
         .shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
         .batch(batch_size)
         .repeat()
-        .map(lambda x, y: (to_network_images(x), y), num_parallel_calls=tf.data.AUTOTUNE)
+        .map(lambda x, *rest: (to_network_images(x), *rest), num_parallel_calls=tf.data.AUTOTUNE)
     )
     if augmentation.active:
         dataset = dataset.enumerate().map(
-            make_augmenter(augmentation, seed), num_parallel_calls=tf.data.AUTOTUNE
+            make_augmenter(augmentation, seed, mirror_axis), num_parallel_calls=tf.data.AUTOTUNE
         )
     return dataset.prefetch(tf.data.AUTOTUNE)
 
@@ -215,22 +288,31 @@ def evaluation_dataset(images: np.ndarray, targets: np.ndarray, batch_size: int)
     )
 
 
-def compile_model(config: ModelConfig, steps_per_epoch: int, epochs: int) -> keras.Model:
+def compile_model(
+    config: ModelConfig, steps_per_epoch: int, epochs: int, mirror_axis: float | None = None
+) -> keras.Model:
     """The config's network, compiled with its optimizer, the masked loss and pixel RMSE.
 
     One place for it, so a comparison that feeds the network differently (the
     benchmark's bare ``fit``) trains exactly the model :func:`train` trains.
+    ``mirror_axis`` (pixels) is kept in the network (:class:`fkd.models.MirrorAxis`).
     """
-    model = build_model(config)
+    model = build_model(config, mirror_axis)
+    recompile(model, config, steps_per_epoch, epochs)
+    return model
+
+
+def recompile(model: keras.Model, config: ModelConfig, steps_per_epoch: int, epochs: int) -> None:
+    """Give ``model`` a fresh optimizer for ``epochs`` more epochs (a cosine cycle restarts), the
+    config's loss and pixel RMSE; its weights are kept."""
     model.compile(
         optimizer=make_optimizer(config, steps_per_epoch, epochs),
-        loss=masked_mse,
+        loss=keypoint_loss(config),
         metrics=[PixelRMSE()],
         # Keras turns XLA on whenever a GPU is visible. We keep the same kernels on
         # every machine; on CPU, XLA runs these convolutions ~3.5x slower anyway.
         jit_compile=False,
     )
-    return model
 
 
 # --- Progress ----------------------------------------------------------------------
@@ -279,6 +361,54 @@ class UnitsAlive(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.alive.append(self.probe.alive(self.images))
+
+
+class WeightAverage(keras.callbacks.Callback):
+    """An exponential moving average of the weights, updated after every step; the network ends with it.
+
+    average_t = m average_{t-1} + (1 - m) w_t from average_0 = 0, read as
+    average_t / (1 - m^t) (bias-corrected, as Adam's moments are): after t steps that is a
+    weighted mean of the weights of those t steps, so even a short run is not pulled
+    towards zero or towards its random start. Validation passes during training see the
+    average (swapped in, then back), so 'val_rmse' scores the network that will predict.
+    When training ends the network holds the average. Plain NumPy, one copy of the
+    weights, outside the graph; the same on any device strategy.
+    """
+
+    def __init__(self, momentum: float) -> None:
+        super().__init__()
+        if not 0.0 < momentum < 1.0:
+            raise ValueError(f"WeightAverage: momentum must be in (0, 1), got {momentum}")
+        self.momentum = momentum
+
+    def on_train_begin(self, logs=None):
+        self.sums = [np.zeros_like(w) for w in self.model.get_weights()]
+        self.steps = 0
+        self.training_weights: list[np.ndarray] | None = None
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps += 1
+        for total, weights in zip(self.sums, self.model.get_weights()):
+            total *= self.momentum
+            total += (1 - self.momentum) * weights
+
+    def average(self) -> list[np.ndarray]:
+        """The bias-corrected average (the current weights before the first step)."""
+        if self.steps == 0:
+            return self.model.get_weights()
+        correction = 1 - self.momentum ** self.steps
+        return [(total / correction).astype(total.dtype) for total in self.sums]
+
+    def on_test_begin(self, logs=None):
+        self.training_weights = self.model.get_weights()
+        self.model.set_weights(self.average())
+
+    def on_test_end(self, logs=None):
+        self.model.set_weights(self.training_weights)
+        self.training_weights = None
+
+    def on_train_end(self, logs=None):
+        self.model.set_weights(self.average())
 
 
 class EpochProgressBar(keras.callbacks.Callback):
@@ -357,37 +487,97 @@ def train(
         raise ValueError(f"no training rows left after missing policy {config.missing!r}")
     batch_size = config.batch_size * strategy.num_replicas_in_sync
     steps_per_epoch = -(-len(rows) // batch_size)
+    lengths = cycle_lengths(epochs, config.cycles)
+    axis = estimate_mirror_axis(images[rows], targets) if config.mirror_axis == "estimated" else None
 
     with strategy.scope():
-        model = compile_model(config, steps_per_epoch, epochs)
-    train_data = training_dataset(
-        images[rows], normalise(targets), batch_size, seed, config.augmentation
-    )
+        model = compile_model(config, steps_per_epoch, lengths[0], axis)
     val_data = (
         evaluation_dataset(val_images, normalise(val_keypoints), max(batch_size, 256))
         if has_val
         else None
     )
-    clock = EpochClock()
-    units = UnitsAlive(images[rows[:ALIVE_PROBE_FACES]], hidden_layer(config))
-    all_callbacks = [clock, units, *callbacks]
-    if progress:
-        all_callbacks.append(EpochProgressBar(epochs, config.name))
-
-    start = time.perf_counter()
-    fit = model.fit(
-        train_data,
-        epochs=epochs,
-        steps_per_epoch=steps_per_epoch,
-        validation_data=val_data,
-        callbacks=all_callbacks,
-        shuffle=False,  # the dataset shuffles itself, seeded
-        verbose=0,
-    )
+    fit_targets, fit_weights = targets, None
+    history: dict[str, list[float]] = {}
+    snapshots: list[list[np.ndarray]] = []
+    clocks: list[EpochClock] = []
+    for cycle, cycle_epochs in enumerate(lengths):
+        if cycle:
+            with strategy.scope():
+                recompile(model, config, steps_per_epoch, cycle_epochs)
+        train_data = training_dataset(
+            images[rows], normalise(fit_targets), batch_size, cycle_seed(seed, cycle), config.augmentation,
+            0.0 if axis is None else float(normalise(axis)), fit_weights,
+        )
+        clocks.append(EpochClock())
+        units = UnitsAlive(images[rows[:ALIVE_PROBE_FACES]], hidden_layer(config))
+        all_callbacks = [clocks[-1], units, *([WeightAverage(config.ema)] if config.ema else []), *callbacks]
+        if progress:
+            label = config.name if len(lengths) == 1 else f"{config.name} cycle {cycle + 1}/{len(lengths)}"
+            all_callbacks.append(EpochProgressBar(cycle_epochs, label))
+        if cycle == 0:
+            start = time.perf_counter()
+        fit = model.fit(
+            train_data,
+            epochs=cycle_epochs,
+            steps_per_epoch=steps_per_epoch,
+            validation_data=val_data,
+            callbacks=all_callbacks,
+            shuffle=False,  # the dataset shuffles itself, seeded
+            verbose=0,
+        )
+        extend_history(history, fit.history, clocks[-1], clocks[0], units.alive)
+        if config.snapshot_ensemble:
+            snapshots.append(model.get_weights())
+        if config.pseudo_label_weight and cycle < len(lengths) - 1:
+            fit_targets, fit_weights = pseudo_labels(model, config, images[rows], targets, config.pseudo_label_weight)
     seconds = time.perf_counter() - start
-    history = {key: [float(v) for v in values] for key, values in fit.history.items()}
-    history.update(seconds=clock.seconds, cpu_seconds=clock.cpu_seconds, alive=units.alive)
+    if snapshots:
+        model = snapshot_ensemble(config, snapshots, axis)
+    if axis is not None:
+        history["mirror_axis"] = [axis]
     return TrainedModel(model, config, history, seconds, epochs * len(rows) / seconds, epochs)
+
+
+def cycle_lengths(epochs: int, cycles: int) -> list[int]:
+    """Epochs of each cosine cycle: ``epochs`` split as evenly as whole epochs allow."""
+    if epochs < cycles:
+        raise ValueError(f"{epochs} epochs cannot hold {cycles} cosine cycles; train at least {cycles} epochs")
+    return [epochs * (c + 1) // cycles - epochs * c // cycles for c in range(cycles)]
+
+
+def cycle_seed(seed: int, cycle: int) -> int:
+    """The data seed (shuffling, augmentation) of cosine cycle ``cycle``: ``seed`` for the first, so a
+    one-cycle run is exactly what it always was; for later ones a seed derived from both, so a
+    restart does not replay the first cycle's batches."""
+    return seed if cycle == 0 else int(np.random.SeedSequence([seed, cycle]).generate_state(1)[0])
+
+
+def extend_history(
+    history: dict[str, list[float]], logs: dict[str, list[Any]], clock: EpochClock, first: EpochClock,
+    alive: list[float],
+) -> None:
+    """Append one fit's per-epoch values to ``history``, its times counted from the ``first`` fit's start."""
+    for key, values in logs.items():
+        history.setdefault(key, []).extend(float(v) for v in values)
+    wall, cpu = clock.start - first.start, clock.cpu_start - first.cpu_start
+    history.setdefault("seconds", []).extend(wall + s for s in clock.seconds)
+    history.setdefault("cpu_seconds", []).extend(cpu + s for s in clock.cpu_seconds)
+    history.setdefault("alive", []).extend(alive)
+
+
+def pseudo_labels(
+    model: keras.Model, config: ModelConfig, images: np.ndarray, targets: np.ndarray, weight: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """``targets`` (pixels) with every missing coordinate filled by ``model``'s answer, and the loss weights.
+
+    The answer is :func:`predict`'s (flip TTA when the config has it, about the model's own
+    mirror axis). Labels keep weight 1 and are never changed; filled coordinates weigh ``weight``.
+    """
+    missing = np.isnan(targets)
+    answers = predict(model, config, images)
+    filled = np.where(missing, answers, targets).astype(np.float32)
+    return filled, np.where(missing, np.float32(weight), np.float32(1.0))
 
 
 def _train_knn(
@@ -441,14 +631,17 @@ def predict(
     """Keypoints in pixels, float32 N x 30, for uint8 images N x 96 x 96.
 
     With ``config.tta_flip`` each face is also predicted mirrored; that answer is
-    mirrored back (x negated, left/right labels swapped) and averaged in.
+    mirrored back (x reflected about the axis the network was trained with -- the image
+    centre unless it carries an estimated one, :func:`fkd.models.model_mirror_axis` --
+    left/right labels swapped) and averaged in.
     """
     _check_images(images, "images")
     normalised = _predict_normalised(model, images, batch_size)
     if config.tta_flip:
         mirrored = _predict_normalised(model, np.ascontiguousarray(images[:, :, ::-1]), batch_size)
         # Mirroring is its own inverse: mirror the answer back onto the original face.
-        normalised = (normalised + mirror_normalised(mirrored)) / 2
+        axis = float(normalise(model_mirror_axis(model)))
+        normalised = (normalised + mirror_normalised(mirrored, axis)) / 2
     return to_pixels(normalised)
 
 
@@ -496,8 +689,8 @@ def load_model(path: str | Path) -> keras.Model:
     """A network saved by :func:`save_model`, ready to predict (not compiled).
 
     ``safe_mode=True`` refuses files that would run arbitrary code (Lambda layers);
-    our models use stock layers only, so a refusal means the file is not one of
-    ours. Any file that will not load -- refused, truncated, not a model -- raises
+    our models use stock layers and fkd's registered ones only, so a refusal means
+    the file is not one of ours. Any file that will not load -- refused, truncated, not a model -- raises
     :class:`ModelFileError` naming it, why, and what to do.
     """
     path = Path(path)
