@@ -3,11 +3,17 @@ snapshot ensembles, pseudo-labels and the mirror axis -- each off by default, ea
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import keras
 import numpy as np
+import pandas as pd
 import pytest
 import tensorflow as tf
 
@@ -409,3 +415,74 @@ def test_run_experiment_trains_caches_and_reloads_a_config_with_every_lever(tmp_
     again = run_experiment(config, dataset, split="random", seed=0, runs_dir=tmp_path, progress=False)
     assert again.cached and again.val_rmse == pytest.approx(first.val_rmse)
     assert again.record["history"]["mirror_axis"] == [pytest.approx(48.6, abs=0.03)]
+
+
+# --- the trials runner (benchmarks/best_trials.py) -----------------------------------------------
+
+RUNNER = Path(__file__).resolve().parents[1] / "benchmarks" / "best_trials.py"
+
+
+def runner():
+    spec = importlib.util.spec_from_file_location("best_trials", RUNNER)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_trial_is_one_change_from_a_parent_that_exists():
+    trials = runner()
+    for name, (parent, change, changes) in trials.TRIALS.items():
+        assert parent in trials.TRIALS or parent in REGISTRY, name
+        config = trials.trial_config(name)
+        assert set(config.differences(trials.trial_config(parent))) - {"name"} == set(changes), name
+        assert change and "\n" not in change
+    assert trials.trial_config("v2a").stem == "space_to_depth" and trials.trial_config("ref200").epochs == 200
+
+
+def test_a_row_is_appended_in_the_files_columns_and_every_earlier_byte_kept(tmp_path):
+    trials = runner()
+    path = tmp_path / "trials.csv"
+    earlier = 'trial,change,status\nhalf,"half the filters, 16-256",complete'  # no final newline
+    path.write_text(earlier)
+    trials.append_row(path, {"status": "stopped: SIGTERM", "trial": "v2a", "change": 'a "quoted", change'})
+    assert path.read_text() == earlier + '\nv2a,"a ""quoted"", change",stopped: SIGTERM\n'
+    with pytest.raises(ValueError, match="columns"):
+        trials.append_row(path, {"trial": "x"})
+
+
+def run_runner(kaggle_dir: Path, tmp_path: Path, trial: str, stop: bool) -> tuple[int, str]:
+    """The runner on the tiny Kaggle files in a fresh process; with ``stop``, SIGTERM after its first epoch."""
+    (tmp_path / "trials.csv").write_text(TRIALS_HEADER)
+    command = [sys.executable, str(RUNNER), "--data", str(kaggle_dir), "--trial", trial,
+               "--csv", str(tmp_path / "trials.csv"), "--out", str(tmp_path / "out")]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        if stop and " epoch 1/" in line:
+            process.send_signal(signal.SIGTERM)
+    return process.wait(timeout=300), "".join(lines)
+
+
+TRIALS_HEADER = ("trial,parent,change,config_json,epochs,seed,cpu_model,train_seconds,train_cpu_seconds,val_rmse,"
+                 "val_rmse_tta,status,date\n")
+
+
+def test_a_finished_trial_appends_its_scores_and_the_axis_it_estimated(kaggle_dir, tmp_path):
+    code, output = run_runner(kaggle_dir, tmp_path, "s2dflip_mse20", stop=False)
+    assert code == 0, output
+    row = pd.read_csv(tmp_path / "trials.csv").iloc[0]
+    assert (row.trial, row.parent, row.epochs, row.seed) == ("s2dflip_mse20", "ref20", 20, 42)
+    assert row.val_rmse > 0 and row.val_rmse_tta > 0 and row.train_cpu_seconds >= 0
+    assert row.status.startswith("complete (mirror axis ")
+    assert ModelConfig.from_json(row.config_json) == runner().trial_config("s2dflip_mse20")
+    record = json.loads((tmp_path / "out" / "s2dflip_mse20.json").read_text())
+    assert len(record["history"]["val_rmse"]) == 20 and len(record["history"]["mirror_axis"]) == 1
+
+
+def test_a_stopped_trial_appends_a_stopped_row_with_its_rmse_so_far(kaggle_dir, tmp_path):
+    code, output = run_runner(kaggle_dir, tmp_path, "ref200", stop=True)
+    assert code == 1, output
+    row = pd.read_csv(tmp_path / "trials.csv").iloc[0]
+    assert row.trial == "ref200" and row.status.startswith("stopped: SIGTERM after ")
+    assert row.val_rmse > 0 and pd.isna(row.val_rmse_tta)
