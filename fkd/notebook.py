@@ -29,13 +29,12 @@ from fkd.data import Dataset, DataFiles, load_training
 from fkd.display import Notices, Table, demo_banner, smoke_banner
 from fkd.evaluate import rmse
 from fkd.experiment import RunResult, default_split, run_experiment
+from fkd.orderings import LEARNED_RATIO
 from fkd.original import reported_text
 from fkd.profiles import DEFAULT_PROFILE, Profile, get_profile
 from fkd.sources import resolve_data
 from fkd.splits import Split, make_split
 
-LEARNED_RATIO = 0.9
-"""A network whose validation RMSE is above this fraction of the mean face's has not learned yet."""
 
 
 @dataclass(frozen=True)
@@ -192,7 +191,8 @@ class Study:
         """``model`` trained without, then with, frames of the validation people; both scored on the same faces.
 
         The difference is what the leak alone is worth: the validation faces, and so
-        their difficulty, are the same in both rows (:func:`fkd.splits.leak_split`).
+        their difficulty, are the same in both rows (:func:`fkd.splits.leak_split`). The table's
+        ``rmse`` holds the two scores unrounded: ``{"without": ..., "with_leak": ...}`` (px).
         """
         from fkd import train as training
         from fkd.splits import leak_split
@@ -206,8 +206,10 @@ class Study:
             predicted = training.predict(fitted.model, config, self.dataset.images[parts.val])
             rows.append([f"{model}, {label}", len(train_rows), len(parts.val),
                          rmse(self.dataset.keypoints[parts.val], predicted)])
-        return Table(["Training", "Training faces", "Validation faces", "Val RMSE (px)"], rows,
-                     note="Both rows are scored on the same validation faces; only the leaked frames differ.")
+        table = Table(["Training", "Training faces", "Validation faces", "Val RMSE (px)"], rows,
+                      note="Both rows are scored on the same validation faces; only the leaked frames differ.")
+        table.rmse = {"without": rows[0][3], "with_leak": rows[1][3]}  # unrounded, for exercise 01-leak
+        return table
 
     def table(self, runs: Mapping[str, RunResult], *, seconds: bool = True) -> Table:
         """Our validation RMSE beside the study's, one row per run, with a check that each run learned.
@@ -371,19 +373,53 @@ def trials_table() -> Table:
                   "Status"], rows, note=f"faces15, grouped split, one run each, on {machines} (2 cores).")
 
 
-def selection_bias_table(runs: Mapping[str, RunResult], seed: int = 0) -> Table:
-    """:func:`fkd.evaluate.selection_bias` over runs scored on the same validation faces."""
+def selection_bias_table(runs: Mapping[str, RunResult], seed: int = 0, halvings: int = 1000) -> Table:
+    """:func:`fkd.evaluate.selection_bias` over runs scored on the same validation faces: the choice among
+    them against the fixed-model null, each averaged over ``halvings`` random halvings."""
     from fkd.evaluate import selection_bias
 
     truths = {run.split.name for run in runs.values()}
     if len(truths) != 1:
         raise ValueError("selection bias compares runs scored on one split's validation faces")
     first = next(iter(runs.values()))
-    found = selection_bias(first.val_keypoints, {name: run.val_predictions for name, run in runs.items()}, seed)
-    return Table(["Chosen model", "RMSE on the faces it was chosen on (px)", "RMSE on held-out faces (px)",
-                  "Optimism (px)"],
-                 [[found["chosen"], found["on_the_faces_it_was_chosen_on"], found["on_held_out_faces"],
-                   found["optimism"]]])
+    found = selection_bias(first.val_keypoints, {name: run.val_predictions for name, run in runs.items()}, seed,
+                           halvings)
+    winner, wins = next(iter(found.chosen.items()))
+
+    def middle(low_high: tuple[float, float]) -> str:
+        return f"{low_high[0]:+.3f} to {low_high[1]:+.3f}"
+
+    return Table(
+        ["Procedure", "RMSE on the half it was chosen on (px)", "RMSE on the other half (px)", "Optimism (px)",
+         "One halving's optimism, middle 90% (px)"],
+        [[f"choose the best of {len(runs)} models", found.reported, found.held_out, found.optimism,
+          middle(found.optimism_range)],
+         [f"no choice: always {found.null_model}", found.null_reported, found.null_held_out, found.null_optimism,
+          middle(found.null_range)],
+         ["what the choice adds (the difference)", "–", "–", found.excess, middle(found.excess_range)]],
+        note=(f"Means over {found.halvings} random halvings of the {found.faces} validation faces. The null row "
+              f"applies the same halvings to one fixed model ({found.null_model}, the best on all these faces), "
+              f"for which nothing was chosen. The choice picked {winner} in {wins} of the {found.halvings} "
+              f"halvings{'' if len(found.chosen) == 1 else f', and {len(found.chosen) - 1} other models otherwise'}."))
+
+
+def layers_table(*models: Any) -> Table:
+    """Keras models side by side, layer by layer: each layer's kind, output shape and weights, and the totals.
+
+    For a network written out by hand beside the one fkd builds from its config (notebook 02).
+    """
+    depth = max(len(model.layers) for model in models)
+    rows = []
+    for i in range(depth):
+        row: list[Any] = [i + 1]
+        for model in models:
+            layer = model.layers[i] if i < len(model.layers) else None
+            row += ([type(layer).__name__, str(tuple(layer.output.shape)[1:]), layer.count_params()] if layer
+                    else ["–", "–", None])
+        rows.append(row)
+    rows.append(["all", *(cell for model in models for cell in ("", "", model.count_params()))])
+    headers = ["Layer", *(f"{model.name}: {column}" for model in models for column in ("kind", "output", "weights"))]
+    return Table(headers, rows, note="Output shapes leave out the batch; weights include the biases.")
 
 
 def brightness_bug_table(image: np.ndarray) -> Table:
