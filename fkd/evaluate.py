@@ -6,6 +6,8 @@ on those four -- the same rule Kaggle's lookup table applies to the test faces.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from fkd.keypoints import KEYPOINT_NAMES
@@ -51,21 +53,94 @@ def worst_faces(true_px: np.ndarray, pred_px: np.ndarray, n: int = 8) -> np.ndar
     return np.argsort(-scores, kind="stable")[:n]
 
 
-def selection_bias(
-    truth: np.ndarray, predictions: dict[str, np.ndarray], seed: int = 0
-) -> dict[str, float | str]:
-    """What choosing the best model on the faces it is reported on does to the reported score.
+@dataclass(frozen=True)
+class SelectionBias:
+    """What choosing the best model on some faces, then reporting its score on them, is worth.
 
-    The validation faces are cut at random into two halves. The model with the lowest
-    RMSE on the first half is "chosen"; its RMSE there is what a study that tunes and
-    reports on the same faces would publish, its RMSE on the second half what new
-    faces would show. ``optimism`` is the difference (usually positive: the winner of
-    a contest on noisy scores was partly lucky).
+    Every figure is a mean over ``halvings`` random halvings of the validation faces (RMSE in
+    pixels), so no figure hangs on one coin flip; each ``*_range`` is the middle 90% of one
+    halving's value, which is what a single coin flip could have said instead.
     """
-    order = np.random.default_rng(seed).permutation(len(truth))
-    choose, report = order[: len(order) // 2], order[len(order) // 2:]
-    scores = {name: rmse(truth[choose], predicted[choose]) for name, predicted in predictions.items()}
-    chosen = min(scores, key=scores.get)
-    held_out = rmse(truth[report], predictions[chosen][report])
-    return {"chosen": chosen, "on_the_faces_it_was_chosen_on": scores[chosen],
-            "on_held_out_faces": held_out, "optimism": held_out - scores[chosen]}
+
+    halvings: int
+    faces: int
+    chosen: dict[str, int]
+    """How often each model won the choice, most often first."""
+    reported: float
+    """The winner's RMSE on the half it was chosen on: what a study that chooses and reports on the same faces
+    publishes."""
+    held_out: float
+    """The winner's RMSE on the other half, which played no part in the choice."""
+    optimism: float
+    """held_out - reported: how much the reported score flatters the winner."""
+    optimism_range: tuple[float, float]
+    null_model: str
+    """The fixed model of the null: the one with the lowest RMSE on all the validation faces."""
+    null_reported: float
+    null_held_out: float
+    null_optimism: float
+    """The same procedure with no choice made (always ``null_model``): what halving the faces alone gives."""
+    null_range: tuple[float, float]
+    excess_range: tuple[float, float]
+    """The middle 90% of one halving's optimism minus the null's optimism on the same halving."""
+
+    @property
+    def excess(self) -> float:
+        """The optimism the choice itself adds: ``optimism - null_optimism``."""
+        return self.optimism - self.null_optimism
+
+
+def selection_bias(truth: np.ndarray, predictions: dict[str, np.ndarray], seed: int = 0,
+                   halvings: int = 1000) -> SelectionBias:
+    """Choose on half the faces, report on that half, and compare with the other half -- ``halvings`` times.
+
+    ``truth`` (faces, 30) in pixels, NaN where unlabelled; ``predictions`` maps each candidate
+    model to its (faces, 30) predictions on those faces. Each halving cuts the faces at random
+    into two halves; the model with the lowest RMSE on the first is chosen, and its RMSE there
+    ("reported") and on the second ("held out") are kept. The null applies the same halvings to
+    one fixed model that nothing was chosen for (the best on all the faces): its optimism is what
+    halving alone gives (about 0, plus the small bias of a root over fewer faces), so the choice's
+    own optimism is the difference, :attr:`SelectionBias.excess`.
+    """
+    truth = np.asarray(truth, dtype=np.float64)
+    names = list(predictions)
+    if not names:
+        raise ValueError("selection bias needs at least one model's predictions")
+    if len(truth) < 2:
+        raise ValueError("selection bias needs at least two validation faces to halve")
+    squared = np.stack([_squared_errors(truth, predictions[name]) for name in names])  # (models, faces, 30)
+    labelled = ~np.isnan(squared[0])
+    sums = np.where(labelled, squared, 0.0).sum(axis=2)  # (models, faces)
+    counts = labelled.sum(axis=1).astype(np.float64)  # (faces,)
+    rng = np.random.default_rng(seed)
+    half = len(truth) // 2
+    first = np.zeros((halvings, len(truth)))
+    for row in range(halvings):
+        first[row, rng.permutation(len(truth))[:half]] = 1.0
+    second = 1.0 - first
+    with np.errstate(invalid="ignore", divide="ignore"):
+        on_first = np.sqrt((first @ sums.T) / (first @ counts)[:, None])  # (halvings, models)
+        on_second = np.sqrt((second @ sums.T) / (second @ counts)[:, None])
+    if np.isnan(on_first).any() or np.isnan(on_second).any():
+        raise ValueError("a half of the validation faces had no labelled coordinate; use more faces")
+    winner = on_first.argmin(axis=1)
+    rows = np.arange(halvings)
+    reported, held_out = on_first[rows, winner], on_second[rows, winner]
+    overall = np.sqrt(sums.sum(axis=1) / counts.sum())
+    fixed = int(overall.argmin())
+    null_reported, null_held_out = on_first[:, fixed], on_second[:, fixed]
+    optimism, null = held_out - reported, null_held_out - null_reported
+    wins = np.bincount(winner, minlength=len(names))
+    return SelectionBias(
+        halvings=halvings, faces=len(truth),
+        chosen={names[i]: int(wins[i]) for i in np.argsort(-wins, kind="stable") if wins[i]},
+        reported=float(reported.mean()), held_out=float(held_out.mean()), optimism=float(optimism.mean()),
+        optimism_range=_middle(optimism), null_model=names[fixed], null_reported=float(null_reported.mean()),
+        null_held_out=float(null_held_out.mean()), null_optimism=float(null.mean()), null_range=_middle(null),
+        excess_range=_middle(optimism - null))
+
+
+def _middle(values: np.ndarray, share: float = 0.9) -> tuple[float, float]:
+    """The range holding the middle ``share`` of ``values``."""
+    low, high = np.quantile(values, [(1 - share) / 2, (1 + share) / 2])
+    return float(low), float(high)
