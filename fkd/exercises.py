@@ -17,13 +17,17 @@ What this module holds, and what it does not:
   left eye lands where the right eye was, reflected). A problem is reported as what is wrong -- a
   wrong shape, a sign error, a left/right pair not swapped, ``95 - x`` for ``96 - x``, a group on
   both sides -- never as the answer. No reference solution lives here: the reference solutions are
-  in the instructor notebooks' solution cells (``classroom/``, see :mod:`fkd.classroom`).
+  the solution regions of the notebooks' exercise cells (``notebooks/``, the instructor's copies; students
+  get copies without them, see :mod:`fkd.classroom`).
 * **Why.** Each choice carries its own explanation. The right letter is stored as a digest, so
   reading the list of choices does not give it away at a glance.
 * **Predict then run.** The prediction goes to ``answers.json`` in the runs folder before the
   experiment runs; :meth:`Exercises.reveal` then says who was right. Outcomes are judged in bands
   wide enough to hold across seeds (a measurement near a band's edge accepts both neighbours), and
-  not at all under the smoke profile or on the synthetic demo faces, whose numbers mean nothing.
+  not at all under the smoke profile or on the synthetic demo faces, whose numbers mean nothing (the
+  measurement is still shown, marked as not graded). Every outcome is also kept in ``outcomes.json`` in
+  the runs folder, with the data, profile, CPU and date, for the instructor's expected-results tables
+  (:func:`fkd.classroom.record_measurements`).
 """
 
 from __future__ import annotations
@@ -1073,8 +1077,9 @@ _PREDICTIONS = [
                {"a": "about the same (within 0.5 px)", "b": "a little worse (0.5 to 3 px)",
                 "c": "much worse (more than 3 px)"},
                _judge_mirror_back, {
-                   "a": "Hardly any difference: this network may not have learned where left and right keypoints "
-                        "are (is it still at the mean face?).",
+                   "a": "Hardly any difference: this network puts each left keypoint about where its right "
+                        "partner goes, near the middle of the face -- what flips without the swap would teach it "
+                        "(the why question below).",
                    "b": "Worse, but not by much: the pairs' points must be close together on these faces.",
                    "c": "Without the swap every left keypoint is scored against the right one's place: the error is "
                         "about the distance between the eyes, or the mouth corners, on every paired keypoint."}),
@@ -1151,6 +1156,8 @@ class Exercises:
     profile: str = DEFAULT_PROFILE
     runs_dir: str | Path = "../runs"
     demo: bool = False
+    study: Any = field(default=None, repr=False)
+    """The notebook's :class:`fkd.notebook.Study`, which names the data outcomes are recorded for."""
     answers: Answers = field(init=False)
 
     def __post_init__(self) -> None:
@@ -1159,7 +1166,14 @@ class Exercises:
     @classmethod
     def of(cls, study: Any) -> Exercises:
         """The exercises of a :class:`fkd.notebook.Study`'s notebook: its profile, runs folder and data."""
-        return cls(study.profile, study.runs_dir, bool(study.files.demo))
+        return cls(study.profile, study.runs_dir, bool(study.files.demo), study)
+
+    def expected(self, notebook: str) -> Any:
+        """For the instructor: how long ``notebook`` took and what its predictions measured, per data and profile,
+        from the results committed with fkd (:func:`fkd.classroom.expected_table`)."""
+        from fkd.classroom import expected_table
+
+        return expected_table(notebook)
 
     def _exercise(self, key: str, kind: str) -> Any:
         if key not in EXERCISES:
@@ -1200,14 +1214,15 @@ class Exercises:
     def reveal(self, key: str, **measured: Any) -> Feedback:
         """After the experiment: what it measured, and whether the recorded prediction was right."""
         exercise: Prediction = self._exercise(key, "predict")
-        if exercise.on_runs and self.profile == "smoke":
-            return Feedback(key, NOT_GRADED, SMOKE_REASON)
-        if self.demo:
-            return Feedback(key, NOT_GRADED, DEMO_REASON)
+        refused = SMOKE_REASON if exercise.on_runs and self.profile == "smoke" else DEMO_REASON if self.demo else None
         try:
             borne_out, summary = exercise.judge(**measured)
         except _Inconclusive as why:
-            return Feedback(key, NOT_GRADED, f"This run cannot decide the prediction: {why}.")
+            return Feedback(key, NOT_GRADED, (f"{refused} " if refused else "")
+                            + f"This run cannot decide the prediction: {why}.")
+        self._record_outcome(key, borne_out, summary, graded=refused is None)
+        if refused:
+            return Feedback(key, NOT_GRADED, f"{refused} Measured here, not graded: {summary}.")
         entry = self.answers.get(key)
         self.answers.revealed(key)
         if len(borne_out) == 1:
@@ -1225,6 +1240,39 @@ class Exercises:
                                             f"is graded. {said}")
         verdict = RIGHT if entry["prediction"] in borne_out else NOT_YET
         return Feedback(key, verdict, f"You predicted {_named(exercise, entry['prediction'])}. {said}")
+
+    def _record_outcome(self, key: str, borne_out: frozenset[str], summary: str, graded: bool) -> None:
+        """Keep what the experiment measured in ``runs_dir``/outcomes.json, under the data and the profile."""
+        from fkd import __version__
+        from fkd.atomic import write_json
+        from fkd.machine import cpu_model, usable_cores
+
+        dataset = getattr(self.study, "dataset", None)
+        fingerprint = getattr(dataset, "fingerprint", "unknown")
+        path = Path(self.runs_dir) / OUTCOMES
+        recorded = json.loads(path.read_text()) if path.is_file() else {}
+        group = recorded.setdefault(f"{fingerprint}:{self.profile}", {
+            "data": data_name(getattr(self.study, "files", None), self.demo), "demo": self.demo,
+            "data_fingerprint": fingerprint, "profile": self.profile, "outcomes": {}})
+        group["outcomes"][key] = {
+            "summary": summary, "borne_out": sorted(borne_out), "graded": graded, "measured_at": _now(),
+            "cpu_model": cpu_model(), "cores": usable_cores(), "fkd_version": __version__}
+        write_json(path, recorded)
+
+
+OUTCOMES = "outcomes.json"
+"""Where :meth:`Exercises.reveal` keeps every outcome it measured, in the runs folder."""
+
+DEMO_DATA = "fkd demo faces"
+
+
+def data_name(files: Any, demo: bool = False) -> str:
+    """The data's public name: "fkd demo faces", or the folder Kaggle's files were in (``faces15``, ``kaggle``)
+    -- never a path of the machine they were measured on."""
+    if demo or getattr(files, "demo", False):
+        return DEMO_DATA
+    training = getattr(files, "training", None)
+    return Path(training).parent.name if training is not None else "unknown"
 
 
 def _letter(answer: Any) -> str:
@@ -1296,13 +1344,3 @@ def mirror_back_errors(truth: np.ndarray, direct: np.ndarray, on_mirrored: np.nd
     unswapped[:, 0::2] = IMAGE_SIZE - unswapped[:, 0::2]
     return {"direct": rmse(truth, direct), "mirrored_back": rmse(truth, mirror_pixels(on_mirrored)),
             "mirrored_back_unswapped": rmse(truth, unswapped)}
-
-
-# --- The notebooks' previous exercises ---------------------------------------------------------------
-
-
-def check(key: str, answer: Any, **context: Any) -> Feedback:
-    """A cell of the notebooks' previous exercises (their answers were printed above them): answers that it is
-    no longer graded, and never raises, so the notebooks run until they ask the exercises above instead."""
-    return Feedback(key, NOT_GRADED, "this exercise has been retired (its answer was printed above it); see "
-                                     "the notebook's new exercises.")

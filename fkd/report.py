@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fkd.atomic import check_folder
 from fkd.display import DEMO_BANNER_TEXT
 from fkd.errors import FkdError
 from fkd.lock import report_lock
@@ -131,11 +132,13 @@ def _notebook_paths(notebooks: Sequence[str | Path] | None) -> list[Path]:
 # --- executing ----------------------------------------------------------------------------
 
 
-HIDDEN_TAGS = ("setup", "bootstrap")
+HIDDEN_TAGS = ("setup", "bootstrap", "solution")
+"""Cells tagged with these stay in the notebook but are left out of the rendered HTML and PDF: imports,
+path resolution and installing fkd (a reader learns nothing from them), and the exercises' teachers' notes
+and expected results (``solution``, :data:`fkd.classroom.SOLUTION_TAG`)."""
 OUTPUT_ONLY_TAG = "output-only"
-"""A cell whose output is shown and whose code is not (the combined report's headline table)."""
-"""Cells tagged with these (imports, path resolution, installing fkd) stay in the notebook but are
-left out of the rendered HTML and PDF: a reader learns nothing from them."""
+"""A cell whose output is shown and whose code is not: the combined report's headline table, and every
+exercise cell holding a solution region (the report shows its verdict, not the solution)."""
 
 
 def _execute(source: Path, target: Path, parameters: dict[str, Any], kernel_log: Any) -> None:
@@ -383,6 +386,8 @@ def run_report(
     user = validate_parameters(paths, params)
     runs_dir = Path(user.pop("runs_dir", None) or out.parent / "runs").resolve()
     seed = user.pop("seed", DEFAULT_SEED)
+    check_folder(out, "report")
+    check_folder(runs_dir, "run records and models")
 
     with report_lock(out):
         data_files = resolve_data(data)

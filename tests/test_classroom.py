@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import nbformat
 import numpy as np
 import pytest
 
 from fkd.classroom import (
-    BEGIN, END, INSTRUCTOR_BANNER, SOLUTION_TAG, ClassroomError, instructor_copy, solution_lines, student_copy,
-    write_classroom,
+    BEGIN, END, EXPECTED_RESULTS, GUIDE_END, GUIDE_START, INSTRUCTOR_BANNER, SOLUTION_TAG, ClassroomError,
+    classroom_tables, expected_table, guide_block, instructor_copy, measurements, record_measurements, solution_lines,
+    student_copy, update_guide, write_classroom,
 )
 from fkd.cli import main
 from fkd.exercises import EXERCISES, NOT_IMPLEMENTED, Exercises, Implement
 from fkd.keypoints import FLIP_PAIRS, IMAGE_SIZE, KEYPOINT_NAMES
 from tests.helpers import REPO
 
-FRAGMENTS = sorted((REPO / "classroom" / "exercises").glob("*.ipynb"))
+NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9]*.ipynb"))
 STUDY = ["01_eda", "02_baselines", "03_augmentation", "04_tuning", "05_appendix", "06_summary"]
 
 FUNCTION_CELL = f'''def masked_mse(y_true, y_pred):
@@ -189,45 +192,82 @@ def test_fkd_classroom_refuses_a_folder_without_notebooks_in_one_line(tmp_path, 
     assert capsys.readouterr().err.startswith("fkd: error:")
 
 
-# --- The exercises' cells (classroom/exercises), as phase two places them --------------------------
+# --- The exercises' cells, in the notebooks (their one source) ------------------------------------
 
 
 def _cells(path: Path) -> list[nbformat.NotebookNode]:
-    return nbformat.read(path, as_version=4).cells
+    """The exercise cells of a notebook: those carrying ``metadata.classroom``."""
+    return [cell for cell in nbformat.read(path, as_version=4).cells if "classroom" in cell.metadata]
 
 
-def test_there_is_one_file_of_exercise_cells_per_study_notebook_and_each_makes_a_clean_students_copy():
-    assert [path.stem for path in FRAGMENTS] == STUDY
-    for path in FRAGMENTS:
+def test_each_study_notebook_makes_a_students_copy_without_solutions_markers_or_teachers_notes():
+    assert [path.stem for path in NOTEBOOKS] == STUDY
+    for path in NOTEBOOKS:
         nb = nbformat.read(path, as_version=4)
-        nbformat.validate(nb)
-        student = _sources(student_copy(nb, path.name))
+        student = student_copy(nb, path.name)
+        text = _sources(student)
         for cell in nb.cells:
-            assert not [line for line in solution_lines(cell.source) if line.strip() and line.strip() in student]
+            assert not [line for line in solution_lines(cell.source) if line.strip() and line.strip() in text]
+        assert BEGIN not in text and END not in text and "For the instructor" not in text
+        assert not [cell for cell in student.cells if SOLUTION_TAG in cell.metadata.get("tags", [])]
+        assert "YOUR CODE HERE" in text
 
 
-def test_every_exercise_is_asked_in_its_own_notebooks_cells_and_nowhere_else():
+def test_every_exercise_is_asked_in_its_own_notebook_and_in_no_other_file():
     asked: dict[str, set[str]] = {}
-    for path in FRAGMENTS:
-        for cell in _cells(path):
+    for path in NOTEBOOKS:
+        for cell in nbformat.read(path, as_version=4).cells:
             for key in re.findall(r'exercises\.(?:check|predict|reveal)\("([\w-]+)"', cell.source):
                 asked.setdefault(key, set()).add(path.stem)
     assert set(asked) == set(EXERCISES)
     assert all(notebooks == {next(s for s in STUDY if s.startswith(key[:2]))} for key, notebooks in asked.items())
+    elsewhere = [path for path in REPO.rglob("*.ipynb")
+                 if not set(path.relative_to(REPO).parts[:1]) & {"notebooks", "reports", "runs", "build", "dist"}
+                 and not any(part.startswith(".") for part in path.relative_to(REPO).parts)
+                 and "exercises." in path.read_text()]
+    assert elsewhere == [], "an exercise's cells live in one place: the study's notebooks"
 
 
-def test_every_cell_says_where_it_goes_and_every_exercise_has_a_note_for_the_instructor():
-    places = re.compile(r"^(setup|exercises|exercises-end|(before|after): .+)$")
-    for path in FRAGMENTS:
-        cells = _cells(path)
-        for cell in cells:
-            assert places.match(cell.metadata["classroom"]["place"]), (path.name, cell.id)
-        noted = {cell.metadata["classroom"]["exercise"] for cell in cells if SOLUTION_TAG in cell.metadata.get("tags", [])}
+def _place_ok(cells: list[nbformat.NotebookNode], index: int) -> bool:
+    """Whether a cell stands where its ``place`` says: before or after the cell it names, or in the exercises."""
+    place = cells[index].metadata["classroom"]["place"]
+    ids = [cell.id for cell in cells]
+    exercises = next(i for i, c in enumerate(cells) if c.cell_type == "markdown" and c.source.startswith("## Exercises"))
+    further = next(i for i, c in enumerate(cells) if c.cell_type == "markdown" and "## Going further" in c.source)
+    if place.startswith("before: "):
+        return index < ids.index(place[len("before: "):]) < exercises
+    if place.startswith("after: "):
+        return ids.index(place[len("after: "):]) < index < exercises
+    if place == "exercises-end":
+        return all(cells[i].metadata.get("classroom", {}).get("place") == "exercises-end" for i in range(index, further))
+    return place == "exercises" and exercises < index < further
+
+
+def test_every_exercise_cell_stands_where_its_place_says_and_every_exercise_has_a_note_for_the_instructor():
+    places = re.compile(r"^(exercises|exercises-end|(before|after): [\w-]+)$")
+    for path in NOTEBOOKS:
+        cells = nbformat.read(path, as_version=4).cells
+        for index, cell in enumerate(cells):
+            if "classroom" in cell.metadata:
+                assert places.match(cell.metadata["classroom"]["place"]), (path.name, cell.id)
+                assert _place_ok(cells, index), (path.name, cell.id, cell.metadata["classroom"]["place"])
+        noted = {cell.metadata["classroom"]["exercise"] for cell in _cells(path)
+                 if SOLUTION_TAG in cell.metadata.get("tags", [])}
         assert noted == {key for key in EXERCISES if key.startswith(path.stem[:2])} | {"expected"}, path.name
 
 
+def test_a_prediction_is_asked_before_its_experiment_and_revealed_after_it():
+    for path in NOTEBOOKS:
+        cells = nbformat.read(path, as_version=4).cells
+        for key in [key for key in EXERCISES if key.startswith(path.stem[:2]) and EXERCISES[key].kind == "predict"]:
+            (asked,) = [i for i, c in enumerate(cells) if f'exercises.predict("{key}"' in c.source]
+            (revealed,) = [i for i, c in enumerate(cells) if f'exercises.reveal("{key}"' in c.source]
+            anchor = cells[asked].metadata["classroom"]["place"].split(": ", 1)[1]
+            assert asked < [c.id for c in cells].index(anchor) < revealed, key
+
+
 def test_each_question_shows_the_choices_its_checker_judges():
-    for path in FRAGMENTS:
+    for path in NOTEBOOKS:
         for cell in _cells(path):
             key = cell.metadata["classroom"]["exercise"]
             exercise = EXERCISES.get(key)
@@ -242,9 +282,9 @@ def test_each_question_shows_the_choices_its_checker_judges():
 
 @pytest.mark.parametrize("key", [key for key, exercise in EXERCISES.items() if isinstance(exercise, Implement)])
 def test_each_implement_it_stub_runs_and_its_check_says_not_implemented_yet(key, tmp_path):
-    path = next(p for p in FRAGMENTS if p.stem.startswith(key[:2]))
+    path = next(p for p in NOTEBOOKS if p.stem.startswith(key[:2]))
     cells = [c for c in student_copy(nbformat.read(path, as_version=4)).cells
-             if c.cell_type == "code" and c.metadata["classroom"]["exercise"] == key]
+             if c.cell_type == "code" and c.metadata.get("classroom", {}).get("exercise") == key]
     namespace = {"np": np, "FLIP_PAIRS": FLIP_PAIRS, "IMAGE_SIZE": IMAGE_SIZE, "KEYPOINT_NAMES": KEYPOINT_NAMES,
                  "exercises": Exercises("standard", tmp_path)}
     definition, checker = cells
@@ -252,18 +292,22 @@ def test_each_implement_it_stub_runs_and_its_check_says_not_implemented_yet(key,
     assert eval(checker.source, namespace).status == NOT_IMPLEMENTED
 
 
+def test_the_exercise_cells_once_in_classroom_exercises_are_gone():
+    assert not (REPO / "classroom" / "exercises").exists()
+
+
 def _slug(heading: str) -> str:
     """The anchor GitHub and JupyterLab give a markdown heading."""
     return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
 
 
-def test_every_glossary_link_of_the_exercises_has_its_entry():
+def test_every_glossary_link_of_the_notebooks_has_its_entry():
     glossary = (REPO / "docs" / "glossary.md").read_text()
     anchors = {_slug(line[3:]) for line in glossary.splitlines() if line.startswith("## ")}
-    for path in FRAGMENTS:
-        for cell in _cells(path):
-            for anchor in re.findall(r"glossary\.md#([\w-]+)", cell.source):
-                assert anchor in anchors, (path.name, anchor)
+    for path in NOTEBOOKS:
+        for cell in nbformat.read(path, as_version=4).cells:
+            for target, anchor in re.findall(r"\]\(([^)#]*glossary\.md)#([\w-]+)\)", cell.source):
+                assert target == "../docs/glossary.md" and anchor in anchors, (path.name, anchor)
 
 
 def test_the_glossary_has_the_terms_the_notebooks_use():
@@ -277,3 +321,131 @@ def test_the_glossary_has_the_terms_the_notebooks_use():
 def test_the_instructor_guide_covers_every_exercise():
     guide = (REPO / "docs" / "instructor-guide.md").read_text()
     assert all(f"`{key}`" in guide for key in EXERCISES)
+
+
+# --- Expected results and times, generated from committed results files -----------------------------
+
+
+def _benchmark(path: Path) -> Path:
+    path.write_text(json.dumps({
+        "data": {"source": "faces15/training.zip:training.csv", "demo": False},
+        "hardware": {"cpu_model": "Test CPU 9000", "logical_cores": 2},
+        "report": {"standard": {"measured_at": "2026-01-02T03:04:05+0000", "seconds": 3600.0,
+                                "notebooks": {stem: 60.0 * (i + 1) for i, stem in enumerate(STUDY)}}}}))
+    return path
+
+
+def _published(path: Path) -> Path:
+    path.write_text(json.dumps({"data": "fkd demo faces", "profile": "standard", "cpu_model": "Demo CPU 1",
+                                "cores": 4, "generated_at": "2026-02-03T10:00:00+01:00", "seconds": 1200}))
+    return path
+
+
+def _recorded(path: Path) -> Path:
+    path.write_text(json.dumps({"measurements": [{
+        "data": "faces15", "demo": False, "profile": "standard", "cpu_model": "Lab CPU 7", "cores": 8,
+        "measured_at": "2026-03-04T05:06:07+00:00", "notebooks": {},
+        "outcomes": {"03-mirror-back": {"summary": "answers mirrored back: 2.00 px with the labels swapped, 15.00 px "
+                                                   "without", "borne_out": ["c"], "graded": True},
+                     "05-best-policy": {"summary": "masked 2.500 px, dropna 2.520 px", "borne_out": ["dropna", "masked"],
+                                        "graded": True}}}]}))
+    return path
+
+
+def test_without_results_files_every_figure_says_not_measured_yet(tmp_path):
+    absent = measurements(tmp_path / "no-benchmark.json", tmp_path / "no-published.json", tmp_path / "no-record.json")
+    tables = classroom_tables(absent)
+    assert absent == [] and "not measured yet" in tables
+    assert not re.search(r"\| \d", tables)  # not one number in any cell
+    for key in [key for key, exercise in EXERCISES.items() if exercise.kind == "predict"]:
+        assert re.search(rf"`{key}`( \| not measured yet)+ \|", tables), key
+
+
+def test_the_tables_are_generated_from_the_results_files_naming_data_profile_cpu_and_date(tmp_path):
+    found = measurements(_benchmark(tmp_path / "benchmark.json"), _published(tmp_path / "published.json"),
+                         _recorded(tmp_path / "classroom.json"))
+    tables = classroom_tables(found)
+    assert "| `01_eda` | 1.0 |" in tables and "| `06_summary` | 6.0 |" in tables  # minutes from seconds
+    assert "| the whole report, rendering included | 60.0 | not measured yet | 20.0 |" in tables
+    assert "(c): answers mirrored back: 2.00 px" in tables and "(`dropna` and `masked`)" not in tables
+    assert "`dropna` and `masked`: masked 2.500 px" in tables
+    assert "faces15, standard: times from `fkd/measured/benchmark.json`, Test CPU 9000, 2 cores, 2026-01-02; " \
+           "outcomes from `fkd/measured/classroom.json`, Lab CPU 7, 8 cores, 2026-03-04." in tables
+    assert "fkd demo faces, standard: times from `reports/published.json`, Demo CPU 1, 4 cores, 2026-02-03." in tables
+    assert "fkd demo faces, smoke: not measured yet." in tables
+
+
+def test_an_outcome_measured_where_it_is_not_graded_says_so(tmp_path):
+    recorded = tmp_path / "classroom.json"
+    recorded.write_text(json.dumps({"measurements": [{
+        "data": "fkd demo faces", "demo": True, "profile": "smoke", "cpu_model": "c", "cores": 1,
+        "measured_at": "2026-01-01T00:00:00", "outcomes": {"01-leak": {
+            "summary": "k-NN scored 7.00 px without", "borne_out": ["a"], "graded": False}}}]}))
+    tables = classroom_tables(measurements(None, None, recorded))
+    assert "not graded here; measured: k-NN scored 7.00 px without" in tables and "(a)" not in tables
+
+
+def test_each_notebooks_expected_results_are_its_minutes_and_its_predictions(tmp_path):
+    found = measurements(_benchmark(tmp_path / "benchmark.json"), None, _recorded(tmp_path / "classroom.json"))
+    table = expected_table("03_augmentation", found)
+    assert [row[0] for row in table.rows] == ["minutes", "03-mirror-back"]
+    assert table.rows[0][1] == "3.0" and table.rows[1][1].startswith("(c): answers mirrored back")
+    assert "Test CPU 9000" in table.note and "`" not in table.note
+    assert [row[0] for row in expected_table("06_summary", found).rows] == ["minutes"]
+    assert isinstance(Exercises("standard", tmp_path).expected("01_eda").rows, list)
+
+
+def test_a_runs_folders_outcomes_and_times_are_recorded_per_data_and_profile(tmp_path):
+    runs = tmp_path / "runs"
+    study = SimpleNamespace(profile="standard", runs_dir=runs, files=SimpleNamespace(demo=True),
+                            dataset=SimpleNamespace(fingerprint="f00d"))
+    exercises = Exercises.of(study)
+    exercises.predict("04-seed-spread", "b")
+    exercises.reveal("04-seed-spread", spread=0.08)
+    from fkd.report import timings_path
+
+    timings_path(runs, "standard", "f00d").parent.mkdir(parents=True)
+    timings_path(runs, "standard", "f00d").write_text(json.dumps({"notebooks": {"04_tuning": 90.0}}))
+    into = tmp_path / "classroom.json"
+    into.write_text(json.dumps({"measurements": [
+        {"data": "fkd demo faces", "demo": True, "profile": "standard", "outcomes": {"old": {}}},
+        {"data": "faces15", "demo": False, "profile": "standard", "cpu_model": "c", "measured_at": "2026-01-01",
+         "outcomes": {}}]}))
+    (made,) = record_measurements(runs, into)
+    kept = json.loads(into.read_text())["measurements"]
+    assert [(m["data"], m["profile"]) for m in kept] == [("faces15", "standard"), ("fkd demo faces", "standard")]
+    assert kept[1] == made and made["notebooks"] == {"04_tuning": 90.0} and made["cpu_model"]
+    assert made["outcomes"]["04-seed-spread"] == {"summary": made["outcomes"]["04-seed-spread"]["summary"],
+                                                 "borne_out": ["b"], "graded": False}  # demo faces: not graded
+    assert str(tmp_path) not in into.read_text()
+    table = expected_table("04_tuning", measurements(None, None, into))
+    assert table.rows[0][3] == "1.5" and "not graded here" in table.rows[1][3]
+
+
+def test_recording_a_runs_folder_without_outcomes_is_refused(tmp_path):
+    with pytest.raises(ClassroomError, match="no outcomes recorded"):
+        record_measurements(tmp_path, tmp_path / "classroom.json")
+
+
+def test_the_guide_shows_the_tables_generated_from_the_committed_results():
+    guide = (REPO / "docs" / "instructor-guide.md").read_text()
+    start, end = guide.index(GUIDE_START), guide.index(GUIDE_END) + len(GUIDE_END)
+    assert guide[start:end] == guide_block(), "run `python tools/sync_classroom.py`"
+
+
+def test_update_guide_rewrites_only_the_generated_part(tmp_path):
+    guide = tmp_path / "guide.md"
+    guide.write_text(f"# Guide\n\nTyped.\n\n{GUIDE_START}\nold\n{GUIDE_END}\n\nAfter.\n")
+    assert update_guide(guide, []) and not update_guide(guide, [])
+    text = guide.read_text()
+    assert text.startswith("# Guide\n\nTyped.\n\n") and text.endswith("\n\nAfter.\n") and "old" not in text
+
+
+def test_fkd_classroom_writes_the_expected_results_beside_the_instructors_copies(tmp_path):
+    sources = _write(tmp_path / "source", **{"01_lesson": _lesson()})
+    write_classroom(sources, tmp_path / "out")
+    written = (tmp_path / "out" / "instructor" / EXPECTED_RESULTS).read_text()
+    assert written.startswith("# Expected results and times") and classroom_tables() in written
+    assert not (tmp_path / "out" / "student" / EXPECTED_RESULTS).exists()
+    glossary = tmp_path / "out" / "student" / ".." / "docs" / "glossary.md"  # where the notebooks' links lead
+    assert glossary.read_text() == (REPO / "docs" / "glossary.md").read_text()

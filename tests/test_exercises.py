@@ -1,7 +1,7 @@
 """Every checker, run with a right answer, a wrong one and the typical mistakes: verdicts, diagnoses, no leaks.
 
-Right answers come from the instructor cells in ``classroom/exercises`` (the solution regions, run as
-the notebooks run them); wrong answers and typical mistakes are written here.
+Right answers come from the exercise cells of the notebooks (``metadata.classroom``; their solution
+regions, run as the notebooks run them); wrong answers and typical mistakes are written here.
 """
 
 from __future__ import annotations
@@ -18,19 +18,20 @@ import pytest
 from fkd.classroom import solution_lines
 from fkd.evaluate import rmse
 from fkd.exercises import (
-    EXERCISES, NO_ANSWER, NOT_GRADED, NOT_IMPLEMENTED, NOT_YET, RECORDED, RIGHT, Bands, Exercises, Feedback,
-    Implement, Prediction, Why, check, digest, mirror_back_errors,
+    EXERCISES, NO_ANSWER, NOT_GRADED, NOT_IMPLEMENTED, NOT_YET, OUTCOMES, RECORDED, RIGHT, Bands, Exercises,
+    Feedback, Implement, Prediction, Why, digest, mirror_back_errors,
 )
 from fkd.keypoints import FLIP_PAIRS, IMAGE_SIZE, KEYPOINT_NAMES, mirror_pixels
 from tests.helpers import REPO
 
-FRAGMENTS = sorted((REPO / "classroom" / "exercises").glob("*.ipynb"))
+NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9]*.ipynb"))
 NOTEBOOK_NAMES = {"np": np, "FLIP_PAIRS": FLIP_PAIRS, "IMAGE_SIZE": IMAGE_SIZE, "KEYPOINT_NAMES": KEYPOINT_NAMES}
-"""What the instructor cells find in their notebook's namespace (the setup cells' imports)."""
+"""What the exercise cells find in their notebook's namespace (the setup cells' imports)."""
 
 
 def _instructor_cells() -> list[nbformat.NotebookNode]:
-    return [cell for path in FRAGMENTS for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "code"]
+    return [cell for path in NOTEBOOKS for cell in nbformat.read(path, as_version=4).cells
+            if cell.cell_type == "code" and "classroom" in cell.metadata]
 
 
 def _solutions() -> tuple[dict[str, Callable], dict[str, str], set[str]]:
@@ -307,7 +308,7 @@ WRONG: dict[str, Callable] = {
 }
 """A plainly wrong answer to each implement-it exercise (it runs, it returns the right kind of thing)."""
 
-OUTCOMES: dict[str, dict] = {
+OUTCOMES_BY_KEY: dict[str, dict] = {
     "01-leak": dict(without=7.0, with_leak=6.0),
     "02-keras3-units": dict(keras2=[0.95, 0.9], keras3=[0.4, 0.02]),
     "03-mirror-back": dict(errors={"direct": 2.0, "mirrored_back": 2.1, "mirrored_back_unswapped": 15.0}),
@@ -348,7 +349,7 @@ def _feedbacks_of_wrong_answers(exercises: Exercises) -> list[tuple[str, Feedbac
 def test_every_exercise_has_an_instructor_answer_and_every_implement_it_its_mistakes():
     assert set(RIGHT_FUNCTIONS) == set(IMPLEMENT) == set(MISTAKES) == set(WRONG)
     assert set(RIGHT_ANSWERS) == set(WHY) | set(PREDICT)
-    assert set(PREDICT) == set(OUTCOMES)
+    assert set(PREDICT) == set(OUTCOMES_BY_KEY)
     assert {key[:2] for key in EXERCISES} == {"01", "02", "03", "04", "05", "06"}
     for number in ("01", "02", "03", "04", "05", "06"):
         kinds = [EXERCISES[key].kind for key in EXERCISES if key.startswith(number)]
@@ -411,7 +412,7 @@ def test_a_prediction_made_before_the_run_is_judged_by_it(key, tmp_path):
     for folder, choice, status in (("right", right, RIGHT), ("wrong", wrong, NOT_YET)):
         exercises = Exercises("standard", tmp_path / folder)
         assert exercises.predict(key, choice).status == RECORDED
-        revealed = exercises.reveal(key, **OUTCOMES[key])
+        revealed = exercises.reveal(key, **OUTCOMES_BY_KEY[key])
         assert revealed.status == status and "Measured:" in revealed.message, revealed
 
 
@@ -489,26 +490,26 @@ def test_a_prediction_is_kept_in_the_runs_folder_and_may_change_until_the_result
     exercises.predict("03-mirror-back", "a")
     exercises.predict("03-mirror-back", "c")
     assert json.loads((tmp_path / "answers.json").read_text())["03-mirror-back"]["prediction"] == "c"
-    assert exercises.reveal("03-mirror-back", **OUTCOMES["03-mirror-back"]).status == RIGHT
+    assert exercises.reveal("03-mirror-back", **OUTCOMES_BY_KEY["03-mirror-back"]).status == RIGHT
 
 
 def test_a_prediction_changed_after_the_result_leaves_the_first_on_record(tmp_path):
     exercises = Exercises("standard", tmp_path)
     exercises.predict("03-mirror-back", "a")
-    assert exercises.reveal("03-mirror-back", **OUTCOMES["03-mirror-back"]).status == NOT_YET
+    assert exercises.reveal("03-mirror-back", **OUTCOMES_BY_KEY["03-mirror-back"]).status == NOT_YET
     changed = exercises.predict("03-mirror-back", "c")
     assert changed.status == RECORDED and "stays on record" in changed.message
-    assert exercises.reveal("03-mirror-back", **OUTCOMES["03-mirror-back"]).status == NOT_YET
+    assert exercises.reveal("03-mirror-back", **OUTCOMES_BY_KEY["03-mirror-back"]).status == NOT_YET
     entry = json.loads((tmp_path / "answers.json").read_text())["03-mirror-back"]
     assert (entry["prediction"], entry["after_reveal"]) == ("a", "c")
 
 
 def test_a_prediction_made_only_after_the_result_is_not_graded(tmp_path):
     exercises = Exercises("standard", tmp_path)
-    shown = exercises.reveal("03-mirror-back", **OUTCOMES["03-mirror-back"])
+    shown = exercises.reveal("03-mirror-back", **OUTCOMES_BY_KEY["03-mirror-back"])
     assert shown.status == NO_ANSWER and "Measured:" in shown.message
     assert "no prediction was on record" in exercises.predict("03-mirror-back", "c").message
-    assert exercises.reveal("03-mirror-back", **OUTCOMES["03-mirror-back"]).status == NO_ANSWER
+    assert exercises.reveal("03-mirror-back", **OUTCOMES_BY_KEY["03-mirror-back"]).status == NO_ANSWER
 
 
 def test_a_prediction_must_be_one_of_the_choices(exercises):
@@ -520,17 +521,17 @@ def test_a_prediction_must_be_one_of_the_choices(exercises):
 def test_predictions_on_runs_are_not_graded_under_the_smoke_profile_and_say_why(key, tmp_path):
     exercises = Exercises("smoke", tmp_path)
     exercises.predict(key, RIGHT_ANSWERS[key])
-    refused = exercises.reveal(key, **OUTCOMES[key])
+    refused = exercises.reveal(key, **OUTCOMES_BY_KEY[key])
     assert refused.status == NOT_GRADED and "meaningless" in refused.message and "standard" in refused.message
 
 
 def test_a_prediction_on_the_data_alone_is_graded_under_smoke_but_never_on_demo_faces(tmp_path):
     smoke = Exercises("smoke", tmp_path / "smoke")
     smoke.predict("01-leak", "a")
-    assert smoke.reveal("01-leak", **OUTCOMES["01-leak"]).status == RIGHT
+    assert smoke.reveal("01-leak", **OUTCOMES_BY_KEY["01-leak"]).status == RIGHT
     demo = Exercises("standard", tmp_path / "demo", demo=True)
     demo.predict("01-leak", "a")
-    refused = demo.reveal("01-leak", **OUTCOMES["01-leak"])
+    refused = demo.reveal("01-leak", **OUTCOMES_BY_KEY["01-leak"])
     assert refused.status == NOT_GRADED and "demo faces" in refused.message
 
 
@@ -590,6 +591,38 @@ def test_a_key_of_the_wrong_kind_or_no_key_at_all_is_a_loud_authoring_error(exer
         exercises.check("03-mirrored-x", 66)
 
 
-def test_the_previous_exercises_cells_still_run_and_say_they_are_retired():
-    feedback = check("01-least-labelled", "nose_tip", keypoints=np.zeros((2, 30)))
-    assert feedback.status == NOT_GRADED and "retired" in feedback.message
+# --- Outcomes kept for the instructor's tables ------------------------------------------------------------
+
+
+def test_a_revealed_outcome_is_kept_with_its_data_profile_machine_and_date(tmp_path):
+    study = SimpleNamespace(profile="standard", runs_dir=tmp_path,
+                            files=SimpleNamespace(demo=False, training=tmp_path / "somewhere" / "faces15" / "training.zip"),
+                            dataset=SimpleNamespace(fingerprint="abc123"))
+    exercises = Exercises.of(study)
+    exercises.predict("03-mirror-back", "c")
+    exercises.reveal("03-mirror-back", **OUTCOMES_BY_KEY["03-mirror-back"])
+    (group,) = json.loads((tmp_path / OUTCOMES).read_text()).values()
+    assert (group["data"], group["profile"], group["data_fingerprint"], group["demo"]) == (
+        "faces15", "standard", "abc123", False)
+    outcome = group["outcomes"]["03-mirror-back"]
+    assert outcome["borne_out"] == ["c"] and outcome["graded"] and "Measured" not in outcome["summary"]
+    assert outcome["cpu_model"] and outcome["measured_at"] and str(tmp_path) not in json.dumps(group)
+
+
+def test_an_outcome_that_is_not_graded_is_still_shown_and_kept_as_not_graded(tmp_path):
+    exercises = Exercises("smoke", tmp_path)
+    exercises.predict("04-seed-spread", "b")
+    shown = exercises.reveal("04-seed-spread", spread=0.3)
+    assert shown.status == NOT_GRADED and "meaningless" in shown.message and "0.300 px" in shown.message
+    assert "bears out" not in shown.message  # no band is claimed from a meaningless run
+    (group,) = json.loads((tmp_path / OUTCOMES).read_text()).values()
+    assert group["outcomes"]["04-seed-spread"]["graded"] is False
+    assert json.loads((tmp_path / "answers.json").read_text())["04-seed-spread"].keys() == {"prediction", "recorded"}
+
+
+def test_the_data_is_named_by_its_folder_or_as_the_demo_faces_never_by_a_path(tmp_path):
+    from fkd.exercises import DEMO_DATA, data_name
+
+    assert data_name(SimpleNamespace(demo=True, training=tmp_path / "x.csv")) == DEMO_DATA
+    assert data_name(SimpleNamespace(demo=False, training=tmp_path / "kaggle" / "training.zip")) == "kaggle"
+    assert data_name(None) == "unknown" and data_name(None, demo=True) == DEMO_DATA

@@ -12,10 +12,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from fkd.classroom import SOLUTION_TAG, solution_lines
 from fkd.display import DEMO_BANNER_TEXT, SMOKE_BANNER_TEXT
+from fkd.exercises import EXERCISES
 from fkd.notebook import BOOTSTRAP_TAG, bootstrap_source, repository_url
 from fkd.original import KNN_SWEEP_MSE, REPORTED, mse_to_pixels
-from fkd.report import HIDDEN_TAGS, notebooks_dir, run_report, study_notebooks
+from fkd.report import HIDDEN_TAGS, OUTPUT_ONLY_TAG, notebooks_dir, run_report, study_notebooks
 from tests.helpers import REPO, foreign_lines
 
 NOTEBOOKS = study_notebooks()
@@ -81,11 +83,22 @@ def test_every_parameter_is_used_and_explained(path):
             assert re.search(rf"\b{name}\b", rest), f"{name} is declared but never used"
 
 
+def _implement_it(cell: nbformat.NotebookNode) -> bool:
+    """A cell where a student writes a function: an implement-it exercise's cell."""
+    key = cell.metadata.get("classroom", {}).get("exercise")
+    return key in EXERCISES and EXERCISES[key].kind == "implement"
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_only_calls_fkd_and_defines_nothing(path):
-    code = "\n".join(c.source for c in code_cells(path))
+def test_notebook_only_calls_fkd_and_defines_nothing_but_the_students_functions(path):
+    code = "\n".join(c.source for c in code_cells(path) if not _implement_it(c))
     assert not re.search(r"^\s*(def|class)\s|lambda\b", code, flags=re.MULTILINE)
     assert "study.banner()" in code and "timing(" in code
+    written = [c for c in code_cells(path) if _implement_it(c) and re.search(r"^def ", c.source, flags=re.MULTILINE)]
+    for cell in written:  # one function each, the one its check takes
+        key = cell.metadata["classroom"]["exercise"]
+        assert re.findall(r"^def (\w+)", cell.source, flags=re.MULTILINE) == [EXERCISES[key].function]
+        assert not re.search(r"^\s*class\s|lambda\b", cell.source, flags=re.MULTILINE)
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -98,14 +111,38 @@ def test_setup_cells_are_tagged_to_be_hidden_in_rendered_reports(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_ends_with_two_checked_exercises_and_going_further(path):
+def test_notebook_states_three_to_five_learning_objectives_under_its_header(path):
+    cells = read(path).cells
+    assert cells[1].cell_type == "markdown" and cells[1].source.startswith("## Learning objectives")
+    bullets = [line for line in cells[1].source.splitlines() if line.startswith("* ")]
+    assert 3 <= len(bullets) <= 5
+    assert "Learning objectives" in "\n".join(c.source for c in cells if c.cell_type == "markdown")
+
+
+CHECKER_CALL = re.compile(r'\bexercises\.(check|predict|reveal)\("(\d\d-[\w-]+)"')
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_asks_three_to_five_exercises_one_at_least_to_write_code_and_calls_the_checker_thrice(path):
+    code = "\n".join(c.source for c in code_cells(path))
+    calls = CHECKER_CALL.findall(code)
+    assert len(calls) >= 3
+    asked = {key for _, key in calls}
+    assert asked == {key for key in EXERCISES if key.startswith(path.stem[:2])}
+    kinds = [EXERCISES[key].kind for key in asked]
+    assert 3 <= len(kinds) <= 5 and "implement" in kinds
+    assert "check(\"" not in re.sub(r"exercises\.check\(", "", code)  # the retired check() cells are gone
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_ends_with_its_exercises_then_going_further(path):
     cells = read(path).cells
     markdown = [c.source for c in cells if c.cell_type == "markdown"]
-    assert "## Going further" in markdown[-1]
-    checks = [c for c in code_cells(path) if re.search(r'^check\("\d\d-', c.source, flags=re.MULTILINE)]
-    assert len(checks) >= 2 and all("answer = None" in c.source for c in checks)
-    first_exercise = next(i for i, c in enumerate(cells) if c.cell_type == "markdown" and "## Exercises" in c.source)
-    assert all(cells.index(c) > first_exercise for c in checks)
+    assert "## Going further" in markdown[-1] and "## Going further" in cells[-1].source
+    exercises = next(i for i, c in enumerate(cells) if c.cell_type == "markdown" and c.source.startswith("## Exercises"))
+    tail = cells[exercises + 1:-1]
+    assert tail and all(c.metadata.get("classroom", {}).get("place", "").startswith("exercises") for c in tail)
+    assert all(c.metadata["classroom"]["exercise"] == "expected" for c in tail[-2:])
 
 
 def test_summary_shows_the_final_table_before_the_exercises_and_going_further():
@@ -141,12 +178,90 @@ def test_the_typed_number_check_catches_a_measurement_and_allows_the_study():
     assert typed_measurements("the study's 2.45 px and 3.14 px; the 96 x 96 image; 2.35 px") == []
 
 
+THRESHOLDS = sorted({text for exercise in EXERCISES.values() for text in (
+    getattr(exercise, "question", ""), *(getattr(choice, "text", choice) for choice in getattr(exercise, "choices",
+                                                                                               {}).values()))}
+    - {""}, key=len, reverse=True)
+"""The exercises' own questions and choices (a band's edges, "0.5 to 3 px", are the checker's, not measurements)."""
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_no_measured_quantity_is_typed_into_the_text(path):
     """Figures from runs are computed in cells or read from committed results, never typed into markdown."""
     for cell in read(path).cells:
         if cell.cell_type == "markdown":
-            assert typed_measurements(cell.source) == [], cell.source[:80]
+            text = cell.source
+            for asked in THRESHOLDS:
+                text = text.replace(asked, "")
+            assert typed_measurements(text) == [], cell.source[:80]
+
+
+# --- glossary links at first use ------------------------------------------------------------------
+
+TERMS = {
+    "epoch": r"\bepochs?\b", "dropout": r"\bdropout\b", "kernel": r"\bkernels?\b", "padding": r"\bpadding\b",
+    "max-pool": r"\bmax-pool", "rmsprop": r"\bRMSprop\b", "adamw": r"\bAdamW\b", "tta": r"\bTTA\b",
+    "papermill": r"\bpapermill\b", "rows-learned": r"\brows learned\b", "mean-face": r"\bmean face\b",
+    "leak": r"\bleak\b", "grouped-split": r"\bgrouped split\b", "selection-bias": r"\bselection bias\b",
+    "masked-loss": r"\bmasked loss\b", "seed-spread": r"\bseed spread\b", "dead-unit": r"\bdead units?\b",
+    "k-nearest-neighbours": r"\bk-NN\b|\bk-nearest|\bk nearest",
+}
+"""Glossary entries (docs/glossary.md) and how the notebooks' text names them."""
+
+
+def _prose(markdown: str) -> str:
+    """Markdown without code spans and link targets: the words a reader reads."""
+    return re.sub(r"\]\([^)]*\)", "]", re.sub(r"`[^`]*`", "", markdown))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_a_glossary_term_is_linked_where_the_notebook_first_uses_it(path):
+    cells = [c for c in read(path).cells[1:]  # after the header; teachers' notes are not in the students' copies
+             if c.cell_type == "markdown" and SOLUTION_TAG not in c.metadata.get("tags", [])]
+    for anchor, pattern in TERMS.items():
+        first = next((c for c in cells if re.search(pattern, _prose(c.source), flags=re.IGNORECASE)), None)
+        if first is not None:
+            assert f"](../docs/glossary.md#{anchor})" in first.source, (anchor, first.id)
+
+
+def test_every_term_the_issue_names_is_linked_somewhere():
+    linked = "\n".join(c.source for path in NOTEBOOKS for c in read(path).cells if c.cell_type == "markdown")
+    for anchor in ("epoch", "dropout", "kernel", "padding", "max-pool", "rmsprop", "adamw", "tta", "papermill",
+                   "rows-learned"):
+        assert f"](../docs/glossary.md#{anchor})" in linked, anchor
+
+
+# --- what a rendered report shows of the exercises -----------------------------------------------
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_solutions_are_tagged_to_be_left_out_of_rendered_reports(path):
+    assert SOLUTION_TAG in HIDDEN_TAGS
+    for cell in read(path).cells:
+        tags = cell.metadata.get("tags", [])
+        if cell.cell_type == "code" and solution_lines(cell.source):
+            assert OUTPUT_ONLY_TAG in tags, cell.id  # its verdict is shown, its code is not
+        if "For the instructor" in cell.source or "Expected results (instructor)" in cell.source:
+            assert SOLUTION_TAG in tags, cell.id
+
+
+def test_a_rendered_report_leaves_out_solution_cells_and_shows_answers_by_their_verdict_only(tmp_path):
+    from fkd.report import _render
+
+    note = nbformat.v4.new_markdown_cell("TEACHERS-NOTE: most students forget the swap.", id="note")
+    note.metadata["tags"] = [SOLUTION_TAG]
+    answer = nbformat.v4.new_code_cell('### BEGIN SOLUTION\nanswer = "SECRET-LETTER"\n### END SOLUTION\n'
+                                       'exercises.check("03-why-swap", answer)', id="answer")
+    answer.metadata["tags"] = [OUTPUT_ONLY_TAG]
+    answer.outputs = [nbformat.v4.new_output("display_data", data={"text/markdown": "**Right.** VERDICT-SHOWN",
+                                                                    "text/plain": "VERDICT-SHOWN"})]
+    plain = nbformat.v4.new_code_cell("print('VISIBLE-CODE')", id="plain")
+    plain.outputs = [nbformat.v4.new_output("stream", text="VISIBLE-OUTPUT\n")]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Lesson", id="title"), plain, answer, note])
+    (html,) = _render(nb, tmp_path / "lesson", "Lesson", pdf=False)
+    text = html.read_text()
+    assert "VISIBLE-CODE" in text and "VISIBLE-OUTPUT" in text and "VERDICT-SHOWN" in text
+    assert "SECRET-LETTER" not in text and "BEGIN SOLUTION" not in text and "TEACHERS-NOTE" not in text
 
 
 # --- executing them -----------------------------------------------------------------------
