@@ -212,14 +212,17 @@ class Measurement:
     """Seconds for the whole report, rendering included, when the file records it."""
     outcomes: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Per prediction: summary, borne_out (the choices the outcome bore out), graded."""
+    faces: int | None = None
+    """How many training faces the data held (demo sets come in several sizes)."""
 
     @property
     def slot(self) -> tuple[str, str]:
         return self.data, self.profile
 
     def describe(self, code: bool = True) -> str:
+        faces = f", {self.faces:,} faces" if self.faces else ""
         cores = f", {self.cores} cores" if self.cores else ""
-        return f"{f'`{self.source}`' if code else self.source}, {self.cpu_model}{cores}, {self.date}"
+        return f"{f'`{self.source}`' if code else self.source}{faces}, {self.cpu_model}{cores}, {self.date}"
 
 
 def _read(path: Path | None) -> dict[str, Any] | None:
@@ -242,7 +245,7 @@ def measurements(benchmark: Path | None = BENCHMARK, published: Path | None = PU
         for profile, report in (results.get("report") or {}).items():
             found.append(Measurement(data, bool(results["data"].get("demo")), profile, "fkd/measured/benchmark.json",
                                      machine["cpu_model"], machine.get("logical_cores"), report["measured_at"][:10],
-                                     dict(report["notebooks"]), report.get("seconds")))
+                                     dict(report["notebooks"]), report.get("seconds"), faces=results["data"].get("rows")))
     record = _read(published)
     if record:
         found.append(Measurement(record.get("data", "fkd demo faces"), True, record["profile"], "reports/published.json",
@@ -251,7 +254,8 @@ def measurements(benchmark: Path | None = BENCHMARK, published: Path | None = PU
     for entry in (_read(recorded) or {}).get("measurements", []):
         found.append(Measurement(entry["data"], entry["demo"], entry["profile"], "fkd/measured/classroom.json",
                                  entry["cpu_model"], entry.get("cores"), entry["measured_at"][:10],
-                                 dict(entry.get("notebooks") or {}), None, dict(entry.get("outcomes") or {})))
+                                 dict(entry.get("notebooks") or {}), None, dict(entry.get("outcomes") or {}),
+                                 faces=entry.get("faces")))
     return found
 
 
@@ -407,7 +411,8 @@ def record_measurements(runs_dir: Path, into: Path = RECORDED) -> list[dict[str,
         latest = max(outcomes.values(), key=lambda outcome: outcome["measured_at"])
         timings = _read(timings_path(runs_dir, group["profile"], group["data_fingerprint"]))
         made.append({"data": group["data"], "demo": group["demo"], "profile": group["profile"],
-                     "data_fingerprint": group["data_fingerprint"], "cpu_model": latest["cpu_model"],
+                     "data_fingerprint": group["data_fingerprint"], "faces": group.get("faces"),
+                     "cpu_model": latest["cpu_model"],
                      "cores": latest["cores"], "measured_at": latest["measured_at"],
                      "fkd_version": latest["fkd_version"], "notebooks": (timings or {}).get("notebooks", {}),
                      "outcomes": {key: {"summary": o["summary"], "borne_out": o["borne_out"], "graded": o["graded"]}

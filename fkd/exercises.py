@@ -1209,7 +1209,7 @@ class Exercises:
                       if "prediction" in entry else "no prediction was on record before it")
             return Feedback(key, RECORDED, f"the result was already shown, so {before}; "
                                            f"{_named(exercise, choice)} is noted as made afterwards.")
-        return Feedback(key, RECORDED, f"you predict {_named(exercise, choice)}. Now run the experiment below.")
+        return Feedback(key, RECORDED, f"You predict {_named(exercise, choice)}. Now run the experiment below.")
 
     def reveal(self, key: str, **measured: Any) -> Feedback:
         """After the experiment: what it measured, and whether the recorded prediction was right."""
@@ -1218,6 +1218,7 @@ class Exercises:
         try:
             borne_out, summary = exercise.judge(**measured)
         except _Inconclusive as why:
+            self._record_outcome(key, frozenset(), f"this run cannot decide: {why}", graded=False)
             return Feedback(key, NOT_GRADED, (f"{refused} " if refused else "")
                             + f"This run cannot decide the prediction: {why}.")
         self._record_outcome(key, borne_out, summary, graded=refused is None)
@@ -1251,9 +1252,13 @@ class Exercises:
         fingerprint = getattr(dataset, "fingerprint", "unknown")
         path = Path(self.runs_dir) / OUTCOMES
         recorded = json.loads(path.read_text()) if path.is_file() else {}
+        try:
+            faces = len(dataset)
+        except TypeError:
+            faces = None
         group = recorded.setdefault(f"{fingerprint}:{self.profile}", {
             "data": data_name(getattr(self.study, "files", None), self.demo), "demo": self.demo,
-            "data_fingerprint": fingerprint, "profile": self.profile, "outcomes": {}})
+            "data_fingerprint": fingerprint, "faces": faces, "profile": self.profile, "outcomes": {}})
         group["outcomes"][key] = {
             "summary": summary, "borne_out": sorted(borne_out), "graded": graded, "measured_at": _now(),
             "cpu_model": cpu_model(), "cores": usable_cores(), "fkd_version": __version__}

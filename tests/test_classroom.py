@@ -328,7 +328,7 @@ def test_the_instructor_guide_covers_every_exercise():
 
 def _benchmark(path: Path) -> Path:
     path.write_text(json.dumps({
-        "data": {"source": "faces15/training.zip:training.csv", "demo": False},
+        "data": {"source": "faces15/training.zip:training.csv", "demo": False, "rows": 3000},
         "hardware": {"cpu_model": "Test CPU 9000", "logical_cores": 2},
         "report": {"standard": {"measured_at": "2026-01-02T03:04:05+0000", "seconds": 3600.0,
                                 "notebooks": {stem: 60.0 * (i + 1) for i, stem in enumerate(STUDY)}}}}))
@@ -369,7 +369,8 @@ def test_the_tables_are_generated_from_the_results_files_naming_data_profile_cpu
     assert "| the whole report, rendering included | 60.0 | not measured yet | 20.0 |" in tables
     assert "(c): answers mirrored back: 2.00 px" in tables and "(`dropna` and `masked`)" not in tables
     assert "`dropna` and `masked`: masked 2.500 px" in tables
-    assert "faces15, standard: times from `fkd/measured/benchmark.json`, Test CPU 9000, 2 cores, 2026-01-02; " \
+    assert "faces15, standard: times from `fkd/measured/benchmark.json`, 3,000 faces, Test CPU 9000, 2 cores, " \
+           "2026-01-02; " \
            "outcomes from `fkd/measured/classroom.json`, Lab CPU 7, 8 cores, 2026-03-04." in tables
     assert "fkd demo faces, standard: times from `reports/published.json`, Demo CPU 1, 4 cores, 2026-02-03." in tables
     assert "fkd demo faces, smoke: not measured yet." in tables

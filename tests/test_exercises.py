@@ -602,8 +602,8 @@ def test_a_revealed_outcome_is_kept_with_its_data_profile_machine_and_date(tmp_p
     exercises.predict("03-mirror-back", "c")
     exercises.reveal("03-mirror-back", **OUTCOMES_BY_KEY["03-mirror-back"])
     (group,) = json.loads((tmp_path / OUTCOMES).read_text()).values()
-    assert (group["data"], group["profile"], group["data_fingerprint"], group["demo"]) == (
-        "faces15", "standard", "abc123", False)
+    assert (group["data"], group["profile"], group["data_fingerprint"], group["demo"], group["faces"]) == (
+        "faces15", "standard", "abc123", False, None)
     outcome = group["outcomes"]["03-mirror-back"]
     assert outcome["borne_out"] == ["c"] and outcome["graded"] and "Measured" not in outcome["summary"]
     assert outcome["cpu_model"] and outcome["measured_at"] and str(tmp_path) not in json.dumps(group)
@@ -618,6 +618,14 @@ def test_an_outcome_that_is_not_graded_is_still_shown_and_kept_as_not_graded(tmp
     (group,) = json.loads((tmp_path / OUTCOMES).read_text()).values()
     assert group["outcomes"]["04-seed-spread"]["graded"] is False
     assert json.loads((tmp_path / "answers.json").read_text())["04-seed-spread"].keys() == {"prediction", "recorded"}
+
+
+def test_a_run_that_cannot_decide_is_kept_as_such(tmp_path):
+    exercises = Exercises("standard", tmp_path)
+    exercises.reveal("04-seed-spread", spread=SimpleNamespace(value=None))
+    (group,) = json.loads((tmp_path / OUTCOMES).read_text()).values()
+    kept = group["outcomes"]["04-seed-spread"]
+    assert kept["summary"].startswith("this run cannot decide") and kept["borne_out"] == [] and not kept["graded"]
 
 
 def test_the_data_is_named_by_its_folder_or_as_the_demo_faces_never_by_a_path(tmp_path):
