@@ -350,7 +350,8 @@ def classroom_tables(found: list[Measurement] | None = None) -> str:
     outcomes = [[f"`{key}`", *(_outcome(found, slot, key) for slot in slots)] for key in _predictions()]
     return "\n".join([
         "Generated from the results committed with fkd (`python tools/sync_classroom.py`); never typed.", "",
-        "**Minutes per notebook** (`fkd report` from scratch, every model trained afresh):", "",
+        "**Minutes per notebook**, as `fkd report` recorded them (the benchmark and the published report train "
+        "every model afresh; a runs folder keeps the times of its last report):", "",
         *_markdown(["Notebook", *labels], times), "",
         "**What each prediction measured** (the choices it bore out, and the measurement; no prediction is graded "
         "on demo faces, and none about trained runs under `smoke`):", "",
@@ -369,7 +370,7 @@ def expected_table(notebook: str, found: list[Measurement] | None = None) -> Any
             *([key, *(_outcome(found, slot, key) for slot in slots)] for key in _predictions(notebook))]
     note = " ".join(_sources(found, slots, code=False))
     return Table(["", *(f"{data}, {profile}" for data, profile in slots)], rows,
-                 note=f"Minutes: fkd report from scratch. Measured on: {note}")
+                 note=f"Minutes: as fkd report recorded them. Measured on: {note}")
 
 
 def guide_block(found: list[Measurement] | None = None) -> str:

@@ -436,10 +436,10 @@ def test_the_guide_shows_the_tables_generated_from_the_committed_results():
 
 def test_update_guide_rewrites_only_the_generated_part(tmp_path):
     guide = tmp_path / "guide.md"
-    guide.write_text(f"# Guide\n\nTyped.\n\n{GUIDE_START}\nold\n{GUIDE_END}\n\nAfter.\n")
+    guide.write_text(f"# Guide\n\nTyped.\n\n{GUIDE_START}\nSTALE-TABLE\n{GUIDE_END}\n\nAfter.\n")
     assert update_guide(guide, []) and not update_guide(guide, [])
     text = guide.read_text()
-    assert text.startswith("# Guide\n\nTyped.\n\n") and text.endswith("\n\nAfter.\n") and "old" not in text
+    assert text.startswith("# Guide\n\nTyped.\n\n") and text.endswith("\n\nAfter.\n") and "STALE-TABLE" not in text
 
 
 def test_fkd_classroom_writes_the_expected_results_beside_the_instructors_copies(tmp_path):
