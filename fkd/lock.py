@@ -18,7 +18,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from fkd.atomic import write_text
+from fkd.atomic import make_folder, write_text
 from fkd.errors import FkdError
 
 LOCK_NAME = ".fkd-report.lock"
@@ -50,7 +50,7 @@ def report_lock(out: Path) -> Iterator[Path]:
     for the refusal message and removed on release; the (empty) lock file stays, as
     deleting a lock file on release would race with the next report opening it.
     """
-    out.mkdir(parents=True, exist_ok=True)
+    make_folder(out)
     path, pid_file = out / LOCK_NAME, out / PID_NAME
     lock = FileLock(path)
     try:
