@@ -17,7 +17,7 @@ from fkd.display import DEMO_BANNER_TEXT, SMOKE_BANNER_TEXT
 from fkd.exercises import EXERCISES
 from fkd.notebook import BOOTSTRAP_TAG, bootstrap_source, repository_url
 from fkd.original import KNN_SWEEP_MSE, REPORTED, mse_to_pixels
-from fkd.report import HIDDEN_TAGS, OUTPUT_ONLY_TAG, notebooks_dir, run_report, study_notebooks
+from fkd.report import HIDDEN_TAGS, OUTPUT_ONLY_TAG, notebooks_dir, study_notebooks
 from tests.helpers import REPO, foreign_lines
 
 NOTEBOOKS = study_notebooks()
