@@ -1,14 +1,17 @@
 """The ``fkd`` command: train, predict, download, report.
 
-Errors a user can fix (bad data, a missing model, no credentials) are printed as
-one line, ``fkd: error: ...``, with exit status 1 -- never a traceback. TensorFlow
-is imported only by the commands that train or predict, so ``fkd --help`` and data
-errors answer at once.
+Errors a user can fix (bad data, a missing model, no credentials, a full disk) are
+printed as one line, ``fkd: error: ...``, with exit status 1 -- never a traceback.
+Ctrl-C (SIGINT) and SIGTERM stop any command with one line and exit status 130,
+leaving nothing half-written (see :func:`_stop`). TensorFlow is imported only by the
+commands that train or predict, so ``fkd --help`` and data errors answer at once.
 """
 
 from __future__ import annotations
 
 import argparse
+import atexit
+import gc
 import json
 import os
 import signal
@@ -17,10 +20,11 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from fkd import __version__
-from fkd.atomic import check_destination
+from fkd.atomic import check_destination, check_folder
 from fkd.configs import REGISTRY
 from fkd.data import DataError
 from fkd.errors import FkdError
+from fkd.parameters import SEED_MAX
 from fkd.profiles import DEFAULT_PROFILE, PROFILES
 from fkd.splits import SPLITS
 
@@ -29,8 +33,8 @@ class UserError(FkdError):
     """A problem the user can fix that no other module names (e.g. no trained model yet)."""
 
 
-def _whole_number(minimum: int) -> Any:
-    """An argparse ``type`` for whole numbers of at least ``minimum``: argparse's own error otherwise."""
+def _whole_number(minimum: int, maximum: int | None = None) -> Any:
+    """An argparse ``type`` for whole numbers from ``minimum`` (to ``maximum``): argparse's own error otherwise."""
 
     def parse(text: str) -> int:
         try:
@@ -39,6 +43,8 @@ def _whole_number(minimum: int) -> Any:
             raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
         if value < minimum:
             raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(f"must be at most {maximum:,}, got {value}")
         return value
 
     parse.__name__ = f"whole number >= {minimum}"
@@ -46,7 +52,7 @@ def _whole_number(minimum: int) -> Any:
 
 
 POSITIVE = _whole_number(1)
-NON_NEGATIVE = _whole_number(0)
+SEED = _whole_number(0, SEED_MAX)
 
 
 def _runs_dir_option(parser: argparse.ArgumentParser) -> None:
@@ -62,6 +68,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
     from fkd.experiment import run_experiment
     from fkd.sources import resolve_data
 
+    check_folder(args.runs_dir, "run records and models")
     files = resolve_data(args.data)
     _warn_if_demo(files)
     dataset = load_training(files)
@@ -237,7 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--model", required=True, choices=list(REGISTRY), metavar="NAME",
                        help=f"one of: {', '.join(REGISTRY)}")
     train.add_argument("--epochs", type=POSITIVE, help="override the config's epochs (at least 1)")
-    train.add_argument("--seed", type=NON_NEGATIVE, default=42, help="training seed, 0 or more (default: 42)")
+    train.add_argument("--seed", type=SEED, default=42, help=f"training seed, 0 to {SEED_MAX:,} (default: 42)")
     train.add_argument("--split", choices=SPLITS,
                        help="validation split (default: 'study' for the study's models, 'grouped' for ours)")
     train.add_argument("--max-train-rows", type=POSITIVE, help="train on a seeded subsample of this many rows")
@@ -285,8 +292,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _terminate(signum: int, frame: object) -> None:
-    # Turn SIGTERM into an exception so temporary files are cleaned up on the way out.
+def _stop(signum: int, frame: object) -> None:
+    """SIGINT and SIGTERM: an exception, so that temporary files are removed on the way out.
+
+    Installed for SIGINT too, rather than left to Python, because Python turns SIGINT
+    into KeyboardInterrupt only if it was not ignored when the process started -- and
+    a shell starts background jobs (``fkd train ... &`` in a script, some CI runners)
+    with SIGINT ignored, so Ctrl-C or ``kill -INT`` then left training running to the
+    end. Interrupting fkd always stops it; a run meant to outlive the terminal's Ctrl-C
+    is started in a session of its own (``setsid fkd train ...``).
+    """
     raise KeyboardInterrupt
 
 
@@ -295,16 +310,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     # TensorFlow's C++ start-up chatter (CUDA probes, CPU features) is noise to a user;
     # real failures still surface as Python exceptions.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    signal.signal(signal.SIGTERM, _terminate)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _stop)
+    # The interpreter's last garbage collections walk every object TensorFlow made, which kept an
+    # interrupted (or finished) run alive 1 to 5 s after its last line. At exit they skip the objects
+    # frozen here; nothing of fkd's waits on them (its files are closed, its temporary files removed).
+    atexit.unregister(gc.freeze)
+    atexit.register(gc.freeze)
     try:
         args.func(args)
     except FkdError as error:
         print(f"fkd: error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("fkd: interrupted; finished results are kept, nothing half-written was left", file=sys.stderr)
-        return 130
-    return 0
+        pass  # said below: once the interrupted work is let go, its progress bar has had its last word
+    else:
+        return 0
+    print("fkd: interrupted; finished results are kept, nothing half-written was left", file=sys.stderr)
+    return 130
 
 
 if __name__ == "__main__":

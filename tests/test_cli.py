@@ -12,6 +12,7 @@ import pytest
 
 from fkd.cli import main
 from fkd.demo import write_demo_data
+from fkd.parameters import SEED_MAX
 
 
 def _fkd(*args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -67,12 +68,13 @@ def test_train_then_predict_writes_a_complete_submission(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("option, value", [("--epochs", "-3"), ("--epochs", "0"), ("--epochs", "two"),
-                                           ("--seed", "-1"), ("--max-train-rows", "0")])
+                                           ("--seed", "-1"), ("--seed", str(SEED_MAX + 1)),
+                                           ("--max-train-rows", "0")])
 def test_bad_numbers_are_refused_by_argparse_before_anything_runs(tmp_path, capsys, option, value):
     with pytest.raises(SystemExit) as exit_:
         main(["train", "--model", "cnn_flip", option, value, "--runs-dir", str(tmp_path / "runs")])
     err = capsys.readouterr().err
-    assert exit_.value.code == 2 and f"argument {option}" in err and ("at least" in err or "whole number" in err)
+    assert exit_.value.code == 2 and f"argument {option}" in err and ("at " in err or "whole number" in err)
     assert not (tmp_path / "runs").exists()
 
 
@@ -83,6 +85,20 @@ def test_a_submission_path_that_is_a_folder_is_refused_before_work(tmp_path, cap
     err = capsys.readouterr().err
     assert code == 1 and err.count("\n") == 1 and f"fkd: error: {folder}: is a folder" in err
     assert list(folder.iterdir()) == [] and [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+@pytest.mark.parametrize("out, says", [
+    ("notes.txt", "{file}: is a file, not a folder; give a folder for the report"),
+    ("notes.txt/reports", "{file}: is a file, so the folder for the report ({file}/reports) cannot be made"),
+], ids=["a file", "a folder under a file"])
+def test_a_report_out_path_that_is_a_file_is_refused_in_one_line_before_work(tmp_path, kaggle_dir, capsys, out,
+                                                                            says):
+    (tmp_path / "notes.txt").write_text("my notes")
+    before = sorted(tmp_path.iterdir())
+    code = main(["report", "--data", str(kaggle_dir), "--out", str(tmp_path / out)])
+    err = capsys.readouterr().err
+    assert code == 1 and err == f"fkd: error: {says.format(file=tmp_path / 'notes.txt')}\n"
+    assert sorted(tmp_path.iterdir()) == before and (tmp_path / "notes.txt").read_text() == "my notes"
 
 
 def test_a_duplicated_rowid_in_the_lookup_table_is_refused(tmp_path, capsys):
