@@ -33,10 +33,14 @@ def report(session: nox.Session) -> None:
 
 @nox.session
 def lab(session: nox.Session) -> None:
-    """JupyterLab on the notebooks, with fkd importable (classroom use)."""
+    """JupyterLab at the repository's root, opened on notebooks/, with fkd importable (classroom use).
+
+    The root is the repository, not notebooks/, so the notebooks' links into docs/ (the glossary) open.
+    """
     _install(session)
     session.run("python", "-m", "ipykernel", "install", "--sys-prefix", "--name", "python3")
-    session.run("jupyter", "lab", "notebooks", *session.posargs)
+    session.run("jupyter", "lab", "--ServerApp.root_dir=.", "--ServerApp.default_url=/lab/tree/notebooks",
+                *session.posargs)
 
 
 @nox.session

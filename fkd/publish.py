@@ -82,6 +82,7 @@ def publish(root: Path | None = None, profile: str = DEFAULT_PROFILE, demo: Path
         "cores": usable_cores(),
         "training_images_per_second": {name: round(value, 1) for name, value in sorted(speeds.items())},
         "seconds": round(result.seconds),
+        "notebook_seconds": {name: round(value) for name, value in (result.notebook_seconds or {}).items()},
         "files": sorted(path.name for path in (*result.html, *result.pdf)),
     })
     return result

@@ -354,3 +354,12 @@ def test_a_failed_install_stops_with_one_line_not_a_pip_traceback(monkeypatch):
     monkeypatch.setenv("FKD_INSTALL_SOURCE", "/no/such/fkd")
     with pytest.raises(SystemExit, match="pip could not install fkd from /no/such/fkd"):
         _run_bootstrap(monkeypatch, "https://github.com/someone/fkd", pip_returncode=1)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_a_notebook_run_by_hand_checks_its_parameters_before_anything_else(path):
+    (setup,) = [c for c in code_cells(path) if "setup" in c.metadata.get("tags", [])]
+    code = [line for line in setup.source.splitlines() if line.strip() and not line.startswith("%")]
+    assert code[:2] == ["from fkd.parameters import check_parameters",
+                        f'check_parameters("{path.stem}", globals())  # an impossible value stops here, with its '
+                        "valid range"]
