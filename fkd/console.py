@@ -28,7 +28,8 @@ from typing import IO, Any
 def native_stderr_to_file() -> Iterator[IO[bytes]]:
     """Point file descriptor 2 (what C++ code writes to) at a temporary file for the block.
 
-    Yields the file; it is replayed onto the real stderr if the block raises.
+    Yields the file; it is replayed onto the real stderr if the block fails (not when the user interrupts
+    it: an interrupt during TensorFlow's import should end in fkd's one line, not in TensorFlow's start-up lines).
     """
     sys.stderr.flush()
     saved = os.dup(2)
@@ -36,7 +37,7 @@ def native_stderr_to_file() -> Iterator[IO[bytes]]:
         os.dup2(captured.fileno(), 2)
         try:
             yield captured
-        except BaseException:
+        except Exception:
             os.dup2(saved, 2)
             captured.seek(0)
             sys.stderr.write(captured.read().decode(errors="replace"))

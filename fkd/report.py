@@ -231,17 +231,17 @@ def _render(nb: Any, stem: Path, title: str, pdf: bool) -> list[Path]:
                                    enabled=True)
         return made
 
+    from fkd.atomic import write_bytes, write_text
+
     resources = {"metadata": {"name": title}}
     body, _ = exporter(HTMLExporter).from_notebook_node(nb, resources=dict(resources))
-    written = [stem.with_suffix(".html")]
-    written[0].write_text(body, encoding="utf-8")
+    written = [write_text(stem.with_suffix(".html"), body)]
     if pdf:
         try:
             data, _ = exporter(PDFExporter).from_notebook_node(nb, resources=dict(resources))
         except Exception as error:  # nbconvert's LatexFailed carries the LaTeX log
             raise ReportError(f"LaTeX could not render {stem.name}.pdf: {error}") from error
-        written.append(stem.with_suffix(".pdf"))
-        written[1].write_bytes(data)
+        written.append(write_bytes(stem.with_suffix(".pdf"), data))
     return written
 
 
@@ -446,6 +446,8 @@ def _execute_all(paths: list[Path], staging: Path, common: dict[str, Any], user:
                  out: Path) -> tuple[list[tuple[Path, Any]], dict[str, float]]:
     import nbformat
 
+    from fkd.atomic import write_error
+
     executed, seconds = [], {}
     with open(staging / "kernels.log", "w") as kernel_log:
         for number, source in enumerate(paths, 1):
@@ -466,6 +468,9 @@ def _execute_all(paths: list[Path], staging: Path, common: dict[str, Any], user:
                     shutil.copy(staging / "kernels.log", partial.parent / "kernels.log")  # the kernel's own stderr
                 if isinstance(error, (KeyboardInterrupt, SystemExit)):
                     raise
+                refused = write_error(error, target) if isinstance(error, OSError) else None
+                if refused is not None:  # a full disk or the like while papermill wrote the notebook: one line
+                    raise refused from None
                 message, detail, cell = _failure_message(source, error, partial)
                 if detail:
                     print(f"fkd report: {source.name} failed in this cell:\n{detail}\n", file=sys.stderr)

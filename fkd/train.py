@@ -594,6 +594,9 @@ def _train_knn(
             "use missing='dropna' or 'ffill'"
         )
     rows, targets = apply_missing_policy(keypoints, config.missing)
+    if len(rows) < config.k:
+        raise DataError(f"k-NN with k = {config.k} needs at least {config.k} training faces with every keypoint "
+                        f"({config.missing}), and these data have {len(rows)}; choose a smaller k or more data")
     start = time.perf_counter()
     model = KNeighborsRegressor(config.k).fit(_flat_pixels(images[rows]), normalise(targets))
     seconds = time.perf_counter() - start

@@ -303,3 +303,15 @@ def test_tf_config_selects_multi_worker_training():
         """
     )
     assert "TRAINED" in run_python(script)
+
+
+def test_k_nn_with_fewer_faces_than_k_is_refused_in_one_line():
+    from fkd.configs import get_config
+    from fkd.data import DataError
+    from fkd.train import train
+
+    from tests.helpers import tiny_faces
+
+    images, keypoints = tiny_faces(4)
+    with pytest.raises(DataError, match="k-NN with k = 5 needs at least 5 training faces .* these data have 3"):
+        train(get_config("knn"), images, keypoints)
