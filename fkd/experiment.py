@@ -109,8 +109,6 @@ def run_experiment(
         )
         model, history = trained.model, trained.history
         seconds, speed = trained.seconds, trained.images_per_second
-        if config.kind != "knn":
-            training.save_model(model, saved)
         cached = False
 
     predictions = training.predict(model, config, val_images)
@@ -128,10 +126,19 @@ def run_experiment(
         "images_per_second": speed,
         "model_file": saved.name if config.kind != "knn" else None,
     }
-    if previous is None or abs(previous["val_rmse"] - score) > 1e-9:
-        write_record(runs_dir, key, record)
-    else:
-        add_name(runs_dir, key, config.name)
+    new_record = previous is None or abs(previous["val_rmse"] - score) > 1e-9
+    new_model = not cached and config.kind != "knn"
+    try:  # the model is saved just before its record, and removed if the record is not written
+        if new_model:
+            training.save_model(model, saved)
+        if new_record:
+            write_record(runs_dir, key, record)
+        else:
+            add_name(runs_dir, key, config.name)
+    except BaseException:
+        if new_model and new_record:
+            saved.unlink(missing_ok=True)  # a model without its record would be an orphan no run can find
+        raise
     return RunResult(
         config=config, split=the_split, seed=seed, epochs=epochs, val_rmse=score,
         per_keypoint=record["per_keypoint_rmse"], history=history, seconds=seconds,

@@ -96,3 +96,23 @@ def test_profile_selection_keeps_only_that_profiles_runs(tmp_path):
     chosen = runs_for_profile(tmp_path, "abc", smoke)
     assert [(run["epochs"], run["data_fingerprint"]) for run in chosen] == [(epochs, "abc")]
     assert math.isclose(chosen[0]["val_rmse"], 2.5)
+
+
+def test_an_interrupt_before_the_record_is_written_leaves_no_model_file(tmp_path, monkeypatch):
+    import fkd.experiment
+    from fkd.configs import get_config
+    from fkd.data import Dataset
+    from fkd.experiment import run_experiment
+    from tests.helpers import tiny_faces
+
+    images, keypoints = tiny_faces(12)
+    dataset = Dataset(images, keypoints, "tiny faces", "tiny")
+    config = get_config("cnn_baseline").replace(filters=(2, 2), dense_units=4, epochs=1)
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(fkd.experiment, "write_record", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(config, dataset, split="random", seed=0, runs_dir=tmp_path, progress=False)
+    assert not list(tmp_path.rglob("*.keras")) and not list(tmp_path.rglob("*.json"))
