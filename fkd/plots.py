@@ -258,6 +258,10 @@ def learning_curves(
             ax.plot(epochs, histories[name]["rmse"], linestyle="--", color=colour, label=f"{name}, training")
     if reference is not None:
         ax.axhline(reference[1], color="0.4", linestyle=":", linewidth=1, label=f"{reference[0]}: {reference[1]:.2f}")
+        if not log:
+            # a first epoch far above the mean face (training RMSE of ~100 px) would squash every curve that
+            # matters into the bottom of the axes; it runs off the top instead
+            ax.set_ylim(0, max(2.5 * reference[1], max(min(v) for v in curves.values()) * 1.1))
     ax.set_xlabel("epoch")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel(ylabel)

@@ -329,7 +329,7 @@ def _heading(notebooks: list[tuple[Path, Any]], profile: Any, seed: int, data_fi
         cells.append(nbformat.v4.new_markdown_cell(
             "**The study against ours** (validation RMSE in pixels; the study's figures were measured on Kaggle's "
             "faces; the final table at the end lists every run):", id="report-headline-title"))
-        table = nbformat.v4.new_code_cell("headline_table(runs)", id="report-headline")
+        table = nbformat.v4.new_code_cell("headline_table(runs, seed)", id="report-headline")
         table.metadata["tags"] = [OUTPUT_ONLY_TAG]
         table.outputs = [nbformat.v4.new_output("display_data", data={
             "text/plain": repr(headline), "text/html": headline._repr_html_(),
@@ -527,7 +527,7 @@ def _render_all(executed: list[tuple[Path, Any]], everything: list[tuple[Path, A
               file=sys.stderr)
     else:
         runs = runs_for_profile(runs_dir, fingerprint, profile)
-        headline = headline_table(runs) if runs else None
+        headline = headline_table(runs, seed) if runs else None
         combined = _combined(everything, _heading(everything, profile, seed, data_files, headline,
                                                   training_speeds(runs)))
         nbformat.write(combined, staging / f"{COMBINED_NAME}.ipynb")

@@ -206,14 +206,18 @@ HEADLINE = (
 """The rows of the study's closing table, and ours: what the report leads with."""
 
 
-def headline_table(runs: list[dict[str, Any]]) -> Table:
-    """The study's closing table beside ours: for each of its models, our best run of it on each split.
+def headline_table(runs: list[dict[str, Any]], seed: int) -> Table:
+    """The study's closing table beside ours: for each of its models, our run of it with the report's ``seed``
+    on each split.
 
-    Empty cells mean this report did not train that model on that split.
+    One run per cell, the report's own seed -- not the lowest of several seeds, which would flatter us the way
+    choosing a winner on its validation faces does. Empty cells mean this report did not train that model on
+    that split.
     """
     def ours(name: str, split: str) -> float | None:
-        scores = [run["val_rmse"] for run in runs if name in run_names(run) and run["split"] == split]
-        return round(min(scores), 3) if scores else None
+        scores = [run["val_rmse"] for run in runs
+                  if name in run_names(run) and run["split"] == split and run["seed"] == seed]
+        return round(scores[0], 3) if scores else None
 
     rows = [(name, what, reported_text(name), ours(name, "study"), ours(name, "grouped"))
             for name, what in HEADLINE]

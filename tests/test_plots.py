@@ -239,3 +239,9 @@ def test_units_alive_draws_each_run_as_a_percentage_beside_its_error():
 def test_units_alive_without_unit_counts_is_an_error():
     with pytest.raises(ValueError, match="alive"):
         plots.units_alive({"knn": {"val_rmse": [6.0]}})
+
+
+def test_learning_curves_keep_a_first_epoch_far_above_the_mean_face_off_the_axes():
+    fig = plots.learning_curves({"cnn": {"val_rmse": [13.0, 6.0, 5.0], "rmse": [97.0, 8.0, 5.5]}}, training=True,
+                                reference=("mean face", 8.5))
+    assert fig.axes[0].get_ylim() == (0.0, 2.5 * 8.5)

@@ -223,9 +223,10 @@ def test_the_combined_report_holds_every_notebook_in_order_without_injected_para
 
     smoke = get_profile("smoke")
     knn = get_config("knn")
-    key = RunKey(knn, load_training(kaggle_dir).fingerprint, "study", 42, smoke.epochs_for(knn),
-                 smoke.max_train_rows)
-    write_record(tmp_path / "runs", key, {"n_train": 5, "val_rmse": 2.5, "seconds": 0.1, "history": {}})
+    fingerprint = load_training(kaggle_dir).fingerprint
+    for seed, score in ((5, 2.5), (6, 1.0)):  # the report's seed, and another the headline must not pick
+        key = RunKey(knn, fingerprint, "study", seed, smoke.epochs_for(knn), smoke.max_train_rows)
+        write_record(tmp_path / "runs", key, {"n_train": 5, "val_rmse": score, "seconds": 0.1, "history": {}})
 
     result = run_report(data=kaggle_dir, profile="smoke", out=tmp_path / "reports", params={"seed": 5},
                         notebooks=[str(p) for p in sorted(folder.glob("*.ipynb"))])
@@ -241,7 +242,8 @@ def test_the_combined_report_holds_every_notebook_in_order_without_injected_para
     assert "profile" in combined.cells[0].source.lower() and "Machine:" in combined.cells[0].source
     # the headline table is a cell output (its code hidden), so the PDF sets it with the Table's own LaTeX
     (headline,) = [c for c in combined.cells if OUTPUT_ONLY_TAG in c.metadata.get("tags", [])]
-    assert "2.45" in headline.outputs[0]["data"]["text/latex"] and "headline_table" not in html
+    latex = headline.outputs[0]["data"]["text/latex"]
+    assert "2.45" in latex and "2.500" in latex and "1.000" not in latex and "headline_table" not in html
     assert len({c.id for c in combined.cells}) == len(combined.cells)
     assert not list(tmp_path.glob(".fkd-report-tmp-*"))
 
