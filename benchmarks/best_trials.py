@@ -65,6 +65,10 @@ TRIALS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "v2a_selftrain": ("v2a", "2 cosine cycles of 100 epochs; after the first, the network's answers fill the "
                       "training faces' missing keypoints as pseudo-labels weighing 0.5", {"cycles": 2,
                                                                                           "pseudo_label_weight": 0.5}),
+    "v2a_280": ("v2a", "280 epochs: about best_v1's CPU budget (v2a costs about 0.7 of its CPU per epoch)",
+                {"epochs": 280}),
+    "v2a_snap280": ("v2a_snapshots", "4 cosine cycles of 70 epochs: the snapshot ensemble at about best_v1's CPU "
+                    "budget", {"epochs": 280}),
     "ref200": ("best", "none: `best` as registered, 200 epochs (best_v1, the recipe this round is held to), "
                "re-measured here with CPU seconds", {}),
 }
