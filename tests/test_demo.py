@@ -1,4 +1,5 @@
-"""Tests for fkd.demo: synthetic faces whose keypoints sit on what is drawn, in Kaggle's layout."""
+"""Tests for fkd.demo: synthetic faces whose keypoints sit on what is drawn, in Kaggle's layout,
+with people who differ and frames that vary like a video's."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sklearn.metrics import adjusted_rand_score
 
 from fkd.data import DEMO_MARKER, Dataset, find_data, load_lookup, load_test, load_training
-from fkd.demo import COMPLETE_FRACTION, make_faces, write_demo_data
+from fkd.demo import COMPLETE_FRACTION, FRAMES_PER_PERSON, make_faces, write_demo_data
+from fkd.splits import near_duplicate_groups
 from fkd.keypoints import (
     ALWAYS_PRESENT_COLUMNS, COORDINATE_COLUMNS, IMAGE_SIZE, KEYPOINT_NAMES, mirror_pixels, pixel_centres,
 )
@@ -45,6 +48,18 @@ def rms_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.sqrt(np.maximum(squared, 0) / flat_a.shape[1])
 
 
+def standardised(images: np.ndarray) -> np.ndarray:
+    """Each image with its mean removed and its spread scaled to one: the camera's exposure taken out."""
+    flat = images.reshape(len(images), -1).astype(np.float64)
+    flat = (flat - flat.mean(axis=1, keepdims=True)) / flat.std(axis=1, keepdims=True)
+    return flat.reshape(images.shape)
+
+
+def keypoint_error(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """RMSE in pixels between matching rows of two keypoint arrays."""
+    return np.sqrt(((a - b) ** 2).mean(axis=1))
+
+
 def darkest_spot_offset(images: np.ndarray, keypoints: np.ndarray, eye: str) -> np.ndarray:
     """Distance from each eye keypoint to the darkest (smoothed) pixel within 4 pixels of it."""
     blurred = smoothed(images)
@@ -74,7 +89,20 @@ def pupil_centre(image: np.ndarray, x: float, y: float, radius: float = 3.0) -> 
 
 @pytest.fixture(scope="module")
 def faces() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Faces with every feature in view (no occluders), for the tests that look at the features."""
+    return make_faces(160, seed=3, occluders=False)
+
+
+@pytest.fixture(scope="module")
+def occluded() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The same faces as the demo data has them: with glasses, hands, strands of hair and objects."""
     return make_faces(160, seed=3)
+
+
+@pytest.fixture(scope="module")
+def crowd() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sixty people, ten frames each: enough look-alikes for the grouping to have something to get wrong."""
+    return make_faces(600, seed=11)
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +168,8 @@ def test_pupils_are_much_darker_than_the_cheek(faces, eye: str) -> None:
     side = eye.split("_")[0]
     pupil = pixel_at(images.astype(np.float64), point(keypoints, eye))
     cheek_xy = (point(keypoints, eye) + point(keypoints, f"mouth_{side}_corner")) / 2
-    assert (pupil < 0.5 * pixel_at(smoothed(images), cheek_xy)).all()
+    # 0.6: a dark face in dim light, its blacks lifted by the camera, still has pupils far darker than skin
+    assert (pupil < 0.6 * pixel_at(smoothed(images), cheek_xy)).all()
 
 
 @pytest.mark.parametrize("eye", ["left_eye_center", "right_eye_center"])
@@ -150,38 +179,79 @@ def test_darkest_spot_near_each_eye_is_its_keypoint(faces, eye: str) -> None:
 
 
 def test_a_mirrored_face_has_its_pupil_on_the_mirrored_label(faces) -> None:
-    """fkd.keypoints' one convention: mirroring pixels and labels keeps them together (to 0.25 px)."""
+    """fkd.keypoints' one convention: mirroring pixels and labels keeps them together.
+
+    Typically to a tenth of a pixel; a lid over part of a pupil looking up or down moves
+    the visible dark spot's centre by up to about half a pixel in a few faces.
+    """
     images, keypoints, _ = faces
     left = KEYPOINT_NAMES.index("left_eye_center")
+    misses = []
     for image, points in zip(images, keypoints):
         x, y = mirror_pixels(points)[2 * left: 2 * left + 2]
         found_x, found_y = pupil_centre(image[:, ::-1], x, y)
-        assert np.hypot(found_x - x, found_y - y) <= 0.25
-        # the rule with pixel centres at integers (x -> 95 - x) would miss it by a pixel
-        assert abs(found_x - (x - 1)) > 0.75
+        misses.append((found_x - x, found_y - y))
+    dx, dy = np.array(misses).T
+    assert np.median(np.hypot(dx, dy)) <= 0.15 and np.percentile(np.hypot(dx, dy), 95) <= 0.4
+
+    # the rule with pixel centres at integers (x -> 95 - x) would put every label a pixel to the right
+    assert abs(dx.mean()) <= 0.1
 
 
-def test_mouth_between_the_lips_is_darker_than_the_cheek(faces) -> None:
+
+
+def test_mouth_between_the_lips_is_darker_than_the_cheeks(faces) -> None:
     images, keypoints, _ = faces
     blurred = smoothed(images)
     top, bottom = point(keypoints, "mouth_center_top_lip"), point(keypoints, "mouth_center_bottom_lip")
     mouth_xy = (top + bottom) / 2
-    cheek_xy = (point(keypoints, "left_eye_center") + point(keypoints, "mouth_left_corner")) / 2
-    assert (pixel_at(blurred, mouth_xy) < 0.9 * pixel_at(blurred, cheek_xy)).all()
+    cheeks = [pixel_at(blurred, (point(keypoints, f"{side}_eye_center") + point(keypoints, f"mouth_{side}_corner")) / 2)
+              for side in ("left", "right")]
+    # the brighter cheek: light from one side can leave the other in shadow
+    assert (pixel_at(blurred, mouth_xy) < 0.9 * np.maximum(*cheeks)).all()
+
 
 
 def test_each_person_has_several_consecutive_frames(faces) -> None:
     people = faces[2]
     counts = np.bincount(people)
-    assert (counts >= 2).all() and 6 <= counts.mean() <= 10
+    assert (counts >= 2).all() and abs(counts.mean() - FRAMES_PER_PERSON) <= 1
     assert (np.diff(people) >= 0).all()
 
 
-def test_nearest_neighbour_of_a_face_is_a_frame_of_the_same_person(faces) -> None:
-    images, _, people = faces
-    distances = rms_distances(images, images)
-    np.fill_diagonal(distances, np.inf)
-    assert (people[distances.argmin(axis=1)] == people).mean() >= 0.95
+def test_occluders_cover_some_faces_and_move_no_keypoint(faces, occluded) -> None:
+    clear_images, clear_keypoints, _ = faces
+    images, keypoints, _ = occluded
+    assert keypoints.tobytes() == clear_keypoints.tobytes()
+    changed = (np.abs(images.astype(int) - clear_images.astype(int)) > 40).sum(axis=(1, 2)) > 20
+    assert 0.15 <= changed.mean() <= 0.6
+
+
+@pytest.mark.parametrize("eye", ["left_eye_center", "right_eye_center"])
+def test_most_occluded_faces_still_show_their_pupils(occluded, eye: str) -> None:
+    images, keypoints, _ = occluded
+    assert (darkest_spot_offset(images, keypoints, eye) <= 1.5).mean() >= 0.85
+
+
+def test_grouping_finds_the_people(crowd) -> None:
+    """fkd.splits' grouping (its threshold tuned on real faces) puts each person's frames together."""
+    images, _, people = crowd
+    assert adjusted_rand_score(people, near_duplicate_groups(images)) >= 0.8
+
+
+def test_nearest_image_is_a_rough_guess_for_a_seen_person_and_a_poor_one_for_a_new_person(crowd) -> None:
+    """Frames of one person look alike but their keypoints differ, as in a video: the nearest image by
+    pixels (what k-NN answers with) is off by pixels for a person seen in other frames, and by far more
+    for a new person. Demo faces whose frames were near-copies let k-NN beat every network."""
+    images, keypoints, people = crowd
+    new = people >= people.max() - 9  # the last ten people are never seen
+    seen_images, seen_keypoints = images[~new], keypoints[~new]
+    within = rms_distances(seen_images, seen_images)
+    np.fill_diagonal(within, np.inf)
+    seen_error = keypoint_error(seen_keypoints, seen_keypoints[within.argmin(axis=1)])
+    new_error = keypoint_error(keypoints[new], seen_keypoints[rms_distances(images[new], seen_images).argmin(axis=1)])
+    assert np.median(seen_error) >= 2.5
+    assert np.median(new_error) >= 1.4 * np.median(seen_error)
 
 
 def test_n_people_sets_the_number_of_people() -> None:
@@ -216,8 +286,8 @@ def test_training_csv_has_kaggles_missing_label_pattern(training: Dataset) -> No
 
 
 def test_written_eye_keypoints_still_mark_the_pupils(training: Dataset) -> None:
-    for eye in ("left_eye_center", "right_eye_center"):
-        assert (darkest_spot_offset(training.images, training.keypoints, eye) <= 1.5).all(), eye
+    for eye in ("left_eye_center", "right_eye_center"):  # all but the few an occluder hides
+        assert (darkest_spot_offset(training.images, training.keypoints, eye) <= 1.5).mean() >= 0.85, eye
 
 
 def test_test_csv_numbers_images_from_one(demo_dir: Path) -> None:
@@ -244,12 +314,13 @@ def test_sample_submission_has_one_zero_per_lookup_row(demo_dir: Path) -> None:
 
 
 def test_test_people_do_not_appear_in_training(demo_dir: Path, training: Dataset) -> None:
-    train = training.images
-    test = load_test(demo_dir).images
+    train = standardised(training.images)
+    test = standardised(load_test(demo_dir).images)
     within = rms_distances(train, train)
     np.fill_diagonal(within, np.inf)
     # every training face has a near duplicate (another frame of its person); test faces do not
     assert np.median(rms_distances(test, train).min(axis=1)) > 1.3 * np.median(within.min(axis=1))
+
 
 
 def test_marker_explains_demo_data_and_is_written_last(demo_dir: Path) -> None:
