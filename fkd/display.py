@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import html
 import math
+import os
 import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from tabulate import tabulate
@@ -41,6 +43,28 @@ def format_number(value: Any, digits: int = 3) -> str:
             return f"{value:,.0f}"
         return f"{value:.{digits}f}"
     return str(value)
+
+
+def format_path(path: str | os.PathLike[str]) -> str:
+    """fkd's one way to show a file or folder in a notebook or report: the home folder as ``~``.
+
+    A report is read on other machines (the published one is committed), so what it prints must not
+    name the account it was made under; ``~/.cache/fkd/demo`` still tells a reader where to look.
+    """
+    path = Path(path)
+    try:
+        return str(Path("~") / path.relative_to(Path.home())) if path.is_absolute() else str(path)
+    except ValueError:  # outside the home folder: nothing personal to hide
+        return str(path)
+
+
+def format_parameter_paths(source: str) -> str:
+    """Papermill's injected-parameters code with each quoted absolute path shown by :func:`format_path`."""
+    def shown(match: re.Match[str]) -> str:
+        text = match.group(1)
+        return f'"{format_path(text)}"' if Path(text).is_absolute() else match.group(0)
+
+    return re.sub(r'"([^"\\\n]*)"', shown, source)
 
 
 def _latex_text(text: str) -> str:

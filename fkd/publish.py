@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,10 @@ from fkd.profiles import DEFAULT_PROFILE
 
 PUBLISHED = "published.json"
 """The record of a published report, beside it in ``reports/``."""
+
+ACCOUNT_PATH = re.compile(r"/root/|/home/[^/\s\"'<]+/|/Users/[^/\s\"'<]+/|[A-Za-z]:\\{1,2}Users\\")
+"""A path inside someone's home folder: a committed report shows such paths as ``~/...``
+(:func:`fkd.display.format_path`), never as the account it was made under."""
 
 PUBLISHED_FILES = ("report", "01_eda", "02_baselines", "03_augmentation", "04_tuning", "05_appendix",
                    "06_summary")
@@ -103,6 +108,11 @@ def published_problems(root: Path) -> list[str]:
         for suffix in (".html", ".pdf"):
             if not (root / "reports" / f"{stem}{suffix}").is_file():
                 problems.append(f"reports/{stem}{suffix} is missing")
+    for path in sorted((root / "reports").glob("*.html")):
+        found = ACCOUNT_PATH.search(path.read_text(errors="replace"))
+        if found:
+            problems.append(f"reports/{path.name} names a home folder ({found.group(0)}...): show paths with "
+                            "fkd.display.format_path and publish again")
     combined = root / "reports" / "report.html"
     if combined.is_file() and str(record.get("notebooks_sha256", ""))[:16] not in combined.read_text():
         problems.append("reports/report.html does not state the notebook sources published.json records")

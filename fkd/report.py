@@ -233,6 +233,7 @@ def _render(nb: Any, stem: Path, title: str, pdf: bool) -> list[Path]:
 
     from fkd.atomic import write_bytes, write_text
 
+    nb = _paths_shown(nb)
     resources = {"metadata": {"name": title}}
     body, _ = exporter(HTMLExporter).from_notebook_node(nb, resources=dict(resources))
     written = [write_text(stem.with_suffix(".html"), body)]
@@ -243,6 +244,23 @@ def _render(nb: Any, stem: Path, title: str, pdf: bool) -> list[Path]:
             raise ReportError(f"LaTeX could not render {stem.name}.pdf: {error}") from error
         written.append(write_bytes(stem.with_suffix(".pdf"), data))
     return written
+
+
+def _paths_shown(nb: Any) -> Any:
+    """A copy of ``nb`` whose papermill parameters cell shows paths as :func:`fkd.display.format_path` does.
+
+    The executed notebook keeps the real paths (it may be rerun); what is rendered for readers does not name
+    the account or machine it was made on.
+    """
+    import copy
+
+    from fkd.display import format_parameter_paths
+
+    nb = copy.deepcopy(nb)
+    for cell in nb.cells:
+        if "injected-parameters" in cell.metadata.get("tags", []):
+            cell.source = format_parameter_paths(cell.source)
+    return nb
 
 
 def _title_of(nb: Any, fallback: str) -> str:

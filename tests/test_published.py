@@ -29,3 +29,15 @@ def test_a_changed_notebook_makes_the_published_report_stale(tmp_path, monkeypat
     assert problems[0].startswith("the notebooks changed after the report was published")
     (reports / PUBLISHED).write_text(json.dumps({"notebooks_sha256": notebooks_digest()}))
     assert not any("changed" in problem for problem in published_problems(tmp_path))
+
+
+def test_a_report_that_names_a_home_folder_is_a_problem(tmp_path):
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    (reports / PUBLISHED).write_text(json.dumps({"notebooks_sha256": notebooks_digest()}))
+    (reports / "02_baselines.html").write_text('<pre>data_dir = "~/.cache/fkd/demo"</pre>')
+    assert not any("home folder" in problem for problem in published_problems(tmp_path))
+    for leak in ('/home/ann/.cache/fkd/demo', '/root/.cache/fkd/demo', r'C:\Users\ann\fkd'):
+        (reports / "01_eda.html").write_text(f"<pre>3000 faces from {leak}</pre>")
+        problems = [p for p in published_problems(tmp_path) if "home folder" in p]
+        assert len(problems) == 1 and problems[0].startswith("reports/01_eda.html names a home folder")

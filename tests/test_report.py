@@ -255,6 +255,17 @@ def test_the_runs_folder_defaults_to_runs_beside_the_output_folder(tmp_path, kag
     assert f"RUNS {tmp_path / 'runs'}" in (result.out / "01_runs.html").read_text()
 
 
+def test_rendered_parameters_show_the_home_folder_as_a_tilde(good, tmp_path, kaggle_dir, no_pdf, monkeypatch):
+    """A report is read elsewhere (the published one is committed): it must not name the account it ran under."""
+    monkeypatch.setenv("HOME", str(kaggle_dir.parent))
+    result = run_report(data=kaggle_dir, out=tmp_path / "reports", notebooks=[str(good)])
+    html = (result.out / "01_good.html").read_text()
+    assert f"~/{kaggle_dir.name}" in html and str(kaggle_dir) not in html.replace(f"data in {kaggle_dir}", "")
+    executed = nbformat.read(result.out / "01_good.ipynb", as_version=4)  # kept runnable: the real path
+    (injected,) = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert f'data_dir = "{kaggle_dir}"' in injected.source
+
+
 @pytest.mark.skipif(shutil.which("xelatex") is None or shutil.which("pandoc") is None,
                     reason="xelatex and pandoc are needed for PDFs")
 def test_pdfs_are_written_when_latex_is_installed(good, tmp_path, kaggle_dir):
