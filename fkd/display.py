@@ -51,11 +51,10 @@ def format_path(path: str | os.PathLike[str]) -> str:
     A report is read on other machines (the published one is committed), so what it prints must not
     name the account it was made under; ``~/.cache/fkd/demo`` still tells a reader where to look.
     """
-    path = Path(path)
     try:
-        return str(Path("~") / path.relative_to(Path.home())) if path.is_absolute() else str(path)
-    except ValueError:  # outside the home folder: nothing personal to hide
-        return str(path)
+        return str(Path("~") / Path(path).relative_to(Path.home()))
+    except ValueError:  # relative, or outside the home folder: nothing personal to hide
+        return str(Path(path))
 
 
 def format_parameter_paths(source: str) -> str:

@@ -136,6 +136,8 @@ HIDDEN_TAGS = ("setup", "bootstrap", "solution")
 """Cells tagged with these stay in the notebook but are left out of the rendered HTML and PDF: imports,
 path resolution and installing fkd (a reader learns nothing from them), and the exercises' teachers' notes
 and expected results (``solution``, :data:`fkd.classroom.SOLUTION_TAG`)."""
+INJECTED_TAG = "injected-parameters"
+"""The tag papermill gives the cell it adds with a run's parameters."""
 OUTPUT_ONLY_TAG = "output-only"
 """A cell whose output is shown and whose code is not: the combined report's headline table, and every
 exercise cell holding a solution region (the report shows its verdict, not the solution)."""
@@ -258,7 +260,7 @@ def _paths_shown(nb: Any) -> Any:
 
     nb = copy.deepcopy(nb)
     for cell in nb.cells:
-        if "injected-parameters" in cell.metadata.get("tags", []):
+        if INJECTED_TAG in cell.metadata.get("tags", []):
             cell.source = format_parameter_paths(cell.source)
     return nb
 
@@ -286,7 +288,7 @@ def _combined(executed: list[tuple[Path, Any]], heading: list[Any]) -> Any:
     combined.cells.extend(heading)
     for path, nb in executed:
         for i, cell in enumerate(nb.cells):
-            if "injected-parameters" in cell.metadata.get("tags", []):
+            if INJECTED_TAG in cell.metadata.get("tags", []):
                 continue
             cell = copy.deepcopy(cell)
             cell["id"] = f"{path.stem}-{i}"[:64]
